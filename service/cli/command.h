@@ -1,0 +1,21 @@
+// Shared plumbing for the `tinyrag` subcommands (one file per subcommand).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "absl/status/status.h"
+
+namespace tinyrag::cli {
+
+// Each Add*Command registers one subcommand on `app`. When the subcommand runs,
+// its exit status (0 on success) is written to `exit_code`. Errors go to stderr;
+// stdout carries only the command's result.
+void AddInspectCommand(CLI::App& app, int& exit_code);
+void AddTokenizeCommand(CLI::App& app, int& exit_code);
+void AddCheckFixturesCommand(CLI::App& app, int& exit_code);
+void AddMkmodelCommand(CLI::App& app, int& exit_code);
+
+// Prints "tinyrag: <status message>" to stderr and returns the exit status 1.
+int ReportError(const absl::Status& status);
+
+}  // namespace tinyrag::cli

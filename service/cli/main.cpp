@@ -1,0 +1,22 @@
+// The `tinyrag` program: subcommands follow ../shared/docs/cli.md.
+#include <cstdio>
+
+#include "service/cli/command.h"
+
+namespace tinyrag::cli {
+
+int ReportError(const absl::Status& status) {
+  std::fprintf(stderr, "tinyrag: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace tinyrag::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"tinyrag: retrieval-augmented question answering on an ordinary CPU"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  // Subcommands register here as they are implemented.
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}
