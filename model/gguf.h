@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -16,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/tensor_type.h"
@@ -39,6 +41,7 @@ enum class GgufValueType : uint32_t {
   kFloat64 = 12,
 };
 
+// "uint8", "int32", "float32", "string", "array", ...; "unknown" for other ids.
 std::string_view GgufValueTypeName(GgufValueType type);
 
 // An array value: element type plus the elements. Integers of every width are
@@ -51,10 +54,12 @@ struct GgufArray {
   std::vector<double> floats;
   std::vector<std::string> strings;
   std::vector<GgufArray> arrays;
-  size_t size() const;
+  size_t size() const;  // number of elements of `type`
 };
 
-// One scalar or array value, keeping the exact on-disk type.
+// One scalar or array value, keeping the exact on-disk type. The variant holds
+// uint64_t for unsigned integers, int64_t for signed ones, double for f32/f64,
+// bool, std::string or GgufArray; the factories below keep type and data in step.
 struct GgufValue {
   GgufValueType type = GgufValueType::kUint8;
   std::variant<int64_t, uint64_t, double, bool, std::string, GgufArray> data;
@@ -86,7 +91,7 @@ struct GgufTensorInfo {
   std::string name;
   GgmlType type = GgmlType::kF32;
   // GGML order: shape[0] is the fastest-varying dimension (the row length);
-  // 1 to 4 dimensions, each >= 1... a 0 dimension makes an empty tensor.
+  // 1 to 4 dimensions, each >= 0 (a 0 dimension makes an empty tensor).
   std::vector<int64_t> shape;
   uint64_t offset = 0;  // relative to the start of the data section
   uint64_t nbytes = 0;  // computed from type and shape, checked against the file
@@ -95,6 +100,10 @@ struct GgufTensorInfo {
   int64_t rows() const;  // product of shape[1..]
 };
 
+class GgufCursor;  // the reader's bounds-checked cursor, private to gguf_reader.cpp
+
+// An open, validated GGUF file. Immutable after Open: every const method is
+// safe to call from many threads at once.
 class GgufFile {
  public:
   // Memory-maps and validates `path`. Errors name the file and the problem.
@@ -102,7 +111,7 @@ class GgufFile {
   // Parses a copy of `bytes` (for fuzzing and tests); `name` is used in errors.
   static absl::StatusOr<std::unique_ptr<GgufFile>> FromBuffer(std::span<const uint8_t> bytes,
                                                                std::string name);
-  ~GgufFile();
+  ~GgufFile();  // unmaps the file: spans from TensorData() die with it
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
@@ -138,6 +147,10 @@ class GgufFile {
  private:
   GgufFile() = default;
   absl::Status Parse();
+  absl::Status ParseMetadata(GgufCursor& cursor, uint64_t n_kv);
+  absl::Status ParseTensorInfos(GgufCursor& cursor, uint64_t n_tensors);
+  absl::Status CheckTensorData();
+  absl::Status Error(const std::string& problem) const;
 
   std::string path_;
   const uint8_t* base_ = nullptr;
@@ -149,34 +162,67 @@ class GgufFile {
   uint64_t data_offset_ = 0;
   std::vector<GgufKeyValue> metadata_;
   std::vector<GgufTensorInfo> tensors_;
+  absl::flat_hash_map<std::string, size_t> key_index_;     // key -> index in metadata_
+  absl::flat_hash_map<std::string, size_t> tensor_index_;  // name -> index in tensors_
 };
 
-// Builds a GGUF file in memory and writes it. Tensors are laid out in the
-// order added, each at an offset aligned to `alignment`.
+// Collects metadata and tensors, then writes a GGUF file. Tensors are laid out
+// in the order added, each at an offset aligned to `alignment` and padded to it,
+// as llama.cpp lays them out. Not thread-safe.
 class GgufWriter {
  public:
+  // `version` 2 or 3 writes that format (identical layouts). Other values are
+  // written as they are, with the v3 layout, so tests can make v1/v4 files.
+  // `alignment` must be a nonzero power of two; when it is not 32 the writer
+  // adds `general.alignment` (uint32) unless that key was set explicitly.
   explicit GgufWriter(uint32_t version = 3, uint64_t alignment = 32);
 
-  void SetValue(std::string key, GgufValue value);  // replaces an existing key
-  // `data` must hold exactly RowBytes(type, shape[0]) * rows bytes.
+  // Sets `key`, replacing an existing value in place (file order is the order
+  // keys were first set). A value whose data does not match its type (possible
+  // only by building a GgufValue by hand) makes status() an error.
+  void SetValue(std::string key, GgufValue value);
+  // `data` must hold exactly RowBytes(type, shape[0]) * rows bytes. InvalidArgument
+  // for a duplicate or empty name, an unknown type, 0 or more than 4 dims, a
+  // negative dim, a row length that is not a multiple of the block size, or a
+  // size mismatch; nothing is added then.
   absl::Status AddTensor(std::string name, GgmlType type, std::vector<int64_t> shape,
                          std::vector<uint8_t> data);
+  // Like AddTensor, but the bytes are produced only when the file is written:
+  // `fill` receives a buffer of exactly the tensor's size and must fill all of
+  // it, the same way on every call (it runs once per Serialize/WriteFile). Lets
+  // a generator write a multi-GB model holding one tensor in memory at a time.
+  using TensorFiller = std::function<void(std::span<uint8_t> out)>;
+  absl::Status AddTensorWithFiller(std::string name, GgmlType type, std::vector<int64_t> shape,
+                                   TensorFiller fill);
 
-  // The whole file's bytes.
+  // OK, or the first error from SetValue or the constructor's alignment.
+  absl::Status status() const;
+
+  // The whole file's bytes (for tests). Empty when status() is not OK.
   std::vector<uint8_t> Serialize() const;
-  // Writes to a temporary file beside `path`, then renames it into place.
+  // Streams the file to a temporary file beside `path`, fsyncs it and renames it
+  // into place: readers never see a partial file. Returns status() if not OK,
+  // or an error naming the path when writing fails (the temporary is removed).
   absl::Status WriteFile(const std::string& path) const;
 
  private:
-  uint32_t version_;
-  uint64_t alignment_;
-  std::vector<GgufKeyValue> metadata_;
   struct PendingTensor {
     std::string name;
     GgmlType type;
     std::vector<int64_t> shape;
-    std::vector<uint8_t> data;
+    uint64_t nbytes;
+    std::vector<uint8_t> data;  // used when `fill` is empty
+    TensorFiller fill;
   };
+  absl::StatusOr<PendingTensor> CheckTensor(std::string name, GgmlType type,
+                                            std::vector<int64_t> shape) const;
+  // Header, metadata, tensor infos and the padding up to the data section.
+  std::vector<uint8_t> SerializeHead() const;
+
+  uint32_t version_;
+  uint64_t alignment_;
+  absl::Status status_;
+  std::vector<GgufKeyValue> metadata_;
   std::vector<PendingTensor> tensors_;
 };
 
