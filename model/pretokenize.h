@@ -13,7 +13,8 @@ namespace tinyrag {
 // Splitting rules of the byte-level BPE families. Several `tokenizer.ggml.pre`
 // names share one rule set (e.g. smollm, starcoder and refact).
 enum class PreTokenizer {
-  kGpt2,           // "default", "gpt-2" and the GPT-2 family
+  kDefault,        // "default" or no name: punctuation runs, GPT-2 rules, digits in 3s
+  kGpt2,           // "gpt-2" and the GPT-2 family (phi-2, roberta-bpe, olmo, jais, ...)
   kLlama3,         // "llama-bpe", "llama3": digits in groups of up to 3, ...
   kQwen2,          // "qwen2": digits one at a time
   kStarCoder,      // "starcoder", "refact", "smollm": digits one at a time, then GPT-2 rules
@@ -23,13 +24,18 @@ enum class PreTokenizer {
   kMpt,            // "mpt" (GPT-2 rules)
 };
 
-// The rule set for a `tokenizer.ggml.pre` value (an absent key means "default").
-// An unknown name is an InvalidArgument error that lists the supported names.
+// The rule set for a `tokenizer.ggml.pre` value. An empty name (the key is
+// absent) means "default", whose rules differ from "gpt-2" as in the reference
+// runtime. An unknown name is an InvalidArgument error that lists the
+// supported names. Thread-safe.
 absl::StatusOr<PreTokenizer> PreTokenizerFromName(std::string_view name);
 
 // Splits UTF-8 `text` into consecutive pieces whose concatenation is `text`
-// exactly (no byte dropped or added). Invalid UTF-8 never crashes: each invalid
-// byte is treated as one code point of its own category. Thread-safe.
+// exactly (no byte dropped or added); the views point into `text`, so they
+// live as long as it does. Empty text gives no pieces. Invalid UTF-8 never
+// crashes: as in the reference, each byte that does not start a complete
+// sequence is split as one U+FFFD (a symbol) but stays the original byte in
+// its piece (the reference itself then encodes it as EF BF BD). Thread-safe.
 std::vector<std::string_view> PreTokenize(PreTokenizer rules, std::string_view text);
 
 }  // namespace tinyrag

@@ -1,0 +1,390 @@
+// Tests of the byte-level BPE pre-tokenizers. The expected splits follow the
+// reference runtime's regular expressions (see model/pretokenize.cpp) worked
+// through by hand for each rule set; the end-to-end check against real
+// vocabularies is `tinyrag check-fixtures`.
+#include "model/pretokenize.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace tinyrag {
+namespace {
+
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+
+struct SplitCase {
+  std::string_view text;
+  std::vector<std::string_view> pieces;
+};
+
+std::string Joined(const std::vector<std::string_view>& pieces) {
+  std::string out;
+  for (std::string_view p : pieces) out.append(p);
+  return out;
+}
+
+void ExpectSplits(PreTokenizer rules, const std::vector<SplitCase>& cases) {
+  for (const SplitCase& c : cases) {
+    const std::vector<std::string_view> got = PreTokenize(rules, c.text);
+    EXPECT_THAT(got, ElementsAreArray(c.pieces)) << "text: \"" << c.text << "\"";
+    EXPECT_EQ(Joined(got), c.text);
+  }
+}
+
+TEST(PreTokenizerFromNameTest, MapsEveryAliasToItsRuleSet) {
+  const std::pair<std::string_view, PreTokenizer> expected[] = {
+      {"", PreTokenizer::kDefault},            {"default", PreTokenizer::kDefault},
+      {"gpt-2", PreTokenizer::kGpt2},          {"phi-2", PreTokenizer::kGpt2},
+      {"roberta-bpe", PreTokenizer::kGpt2},    {"olmo", PreTokenizer::kGpt2},
+      {"jais", PreTokenizer::kGpt2},           {"jina-v2-code", PreTokenizer::kGpt2},
+      {"mpt", PreTokenizer::kMpt},             {"llama-bpe", PreTokenizer::kLlama3},
+      {"llama3", PreTokenizer::kLlama3},       {"llama-v3", PreTokenizer::kLlama3},
+      {"falcon3", PreTokenizer::kLlama3},      {"dbrx", PreTokenizer::kLlama3},
+      {"smaug-bpe", PreTokenizer::kLlama3},    {"chatglm-bpe", PreTokenizer::kLlama3},
+      {"qwen2", PreTokenizer::kQwen2},         {"deepseek-r1-qwen", PreTokenizer::kQwen2},
+      {"megrez", PreTokenizer::kQwen2},        {"stablelm2", PreTokenizer::kQwen2},
+      {"starcoder", PreTokenizer::kStarCoder}, {"refact", PreTokenizer::kStarCoder},
+      {"smollm", PreTokenizer::kStarCoder},    {"command-r", PreTokenizer::kStarCoder},
+      {"codeshell", PreTokenizer::kStarCoder}, {"exaone", PreTokenizer::kStarCoder},
+      {"minerva-7b", PreTokenizer::kStarCoder}, {"deepseek-llm", PreTokenizer::kDeepseekLlm},
+      {"deepseek-coder", PreTokenizer::kDeepseekCoder}, {"falcon", PreTokenizer::kFalcon},
+  };
+  for (const auto& [name, rules] : expected) {
+    absl::StatusOr<PreTokenizer> got = PreTokenizerFromName(name);
+    ASSERT_TRUE(got.ok()) << name << ": " << got.status();
+    EXPECT_EQ(*got, rules) << name;
+  }
+}
+
+TEST(PreTokenizerFromNameTest, UnknownNameIsInvalidArgumentListingSupportedNames) {
+  for (std::string_view name : {"gpt2", "GPT-2", "llama", "gpt-4o", " qwen2"}) {
+    absl::StatusOr<PreTokenizer> got = PreTokenizerFromName(name);
+    ASSERT_FALSE(got.ok()) << name;
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(got.status().message()), HasSubstr(std::string(name)));
+    EXPECT_THAT(std::string(got.status().message()), HasSubstr("llama-bpe"));
+    EXPECT_THAT(std::string(got.status().message()), HasSubstr("deepseek-coder"));
+  }
+}
+
+// GPT-2: case-sensitive contractions, numbers of any length with an optional
+// leading space, a lone white space before a word stays alone.
+TEST(PreTokenizeTest, Gpt2Splits) {
+  ExpectSplits(PreTokenizer::kGpt2, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'m", " sure", " it", "'s", " HE", "'", "S", " we", "'", "LL", " '", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " 12", " 123", " 1234", " 1234567"}},
+    {"x = a+b; // done!!!", {"x", " =", " a", "+", "b", ";", " //", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n\n", "\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\t", "and", "\r", "\n", "windows", "  \n ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " 한국어", " ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ٣٤٥", " ²½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "100", " <", "tag", ">", " ~", "home", " `", "code", "`", " |", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“", "quoted", "”", " —", " dash", "…", " 。，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0", "word", " ideo", "\xe3\x80\x80", "中", " em", "\xe2\x80\x83", "x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'", "T", " don", "'t", " '", "s", "'", "S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "123", "def", " 4567"}},
+    {"a \n \n b\n\n", {"a", " \n \n", " b", "\n\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80", " \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// Llama 3: case-insensitive contractions, digits in groups of up to three,
+// any one non-letter (not a newline) may start a word, newlines end the
+// white space before them.
+TEST(PreTokenizeTest, Llama3Splits) {
+  ExpectSplits(PreTokenizer::kLlama3, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'m", " sure", " it", "'s", " HE", "'S", " we", "'LL", " '", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " ", "12", " ", "123", " ", "123", "4", " ", "123", "456", "7"}},
+    {"x = a+b; // done!!!", {"x", " =", " a", "+b", ";", " //", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n\n\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\tand", "\r\n", "windows", "  \n", " ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " 한국어", " ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ", "٣٤٥", " ", "²½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "100", " <", "tag", ">", " ~", "home", " `", "code", "`", " |", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“quoted", "”", " —", " dash", "…", " 。，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0word", " ideo", "\xe3\x80\x80中", " em", "\xe2\x80\x83x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'T", " don", "'t", " '", "s", "'S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "123", "def", " ", "456", "7"}},
+    {"a \n \n b\n\n", {"a", " \n \n", " b", "\n\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80", " \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// Qwen2: as Llama 3 but every digit is a piece of its own.
+TEST(PreTokenizeTest, Qwen2Splits) {
+  ExpectSplits(PreTokenizer::kQwen2, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'m", " sure", " it", "'s", " HE", "'S", " we", "'LL", " '", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " ", "1", "2", " ", "1", "2", "3", " ", "1", "2", "3", "4", " ", "1", "2", "3", "4", "5", "6", "7"}},
+    {"x = a+b; // done!!!", {"x", " =", " a", "+b", ";", " //", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n\n\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\tand", "\r\n", "windows", "  \n", " ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " 한국어", " ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ", "٣", "٤", "٥", " ", "²", "½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "1", "0", "0", " <", "tag", ">", " ~", "home", " `", "code", "`", " |", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“quoted", "”", " —", " dash", "…", " 。，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0word", " ideo", "\xe3\x80\x80中", " em", "\xe2\x80\x83x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'T", " don", "'t", " '", "s", "'S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "1", "2", "3", "def", " ", "4", "5", "6", "7"}},
+    {"a \n \n b\n\n", {"a", " \n \n", " b", "\n\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80", " \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// StarCoder / SmolLM / Refact: every digit first, then the GPT-2 rules.
+TEST(PreTokenizeTest, StarCoderSplits) {
+  ExpectSplits(PreTokenizer::kStarCoder, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'m", " sure", " it", "'s", " HE", "'", "S", " we", "'", "LL", " '", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " ", "1", "2", " ", "1", "2", "3", " ", "1", "2", "3", "4", " ", "1", "2", "3", "4", "5", "6", "7"}},
+    {"x = a+b; // done!!!", {"x", " =", " a", "+", "b", ";", " //", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n\n", "\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\t", "and", "\r", "\n", "windows", "  \n ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " 한국어", " ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ", "٣", "٤", "٥", " ", "²", "½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "1", "0", "0", " <", "tag", ">", " ~", "home", " `", "code", "`", " |", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“", "quoted", "”", " —", " dash", "…", " 。，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0", "word", " ideo", "\xe3\x80\x80", "中", " em", "\xe2\x80\x83", "x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'", "T", " don", "'t", " '", "s", "'", "S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "1", "2", "3", "def", " ", "4", "5", "6", "7"}},
+    {"a \n \n b\n\n", {"a", " \n \n", " b", "\n\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80", " \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// Falcon: punctuation and ASCII symbols first, then GPT-2 rules, then
+// groups of three ASCII digits from the left.
+TEST(PreTokenizeTest, FalconSplits) {
+  ExpectSplits(PreTokenizer::kFalcon, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'", "m", " sure", " it", "'", "s", " HE", "'", "S", " we", "'", "LL", " ", "'", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " 12", " ", "123", " ", "123", "4", " ", "123", "456", "7"}},
+    {"x = a+b; // done!!!", {"x", " ", "=", " a", "+", "b", ";", " ", "//", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n\n", "\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\t", "and", "\r", "\n", "windows", "  \n ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " 한국어", " ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ٣٤٥", " ²½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "100", " ", "<", "tag", ">", " ", "~", "home", " ", "`", "code", "`", " ", "|", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“", "quoted", "”", " ", "—", " dash", "…", " ", "。，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0", "word", " ideo", "\xe3\x80\x80", "中", " em", "\xe2\x80\x83", "x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'", "T", " don", "'", "t", " ", "'", "s", "'", "S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "123", "def", " ", "456", "7"}},
+    {"a \n \n b\n\n", {"a", " \n \n", " b", "\n\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80", " \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// "default": as Falcon without the backtick, and \p{N}+ separates the space
+// GPT-2 puts before a number.
+TEST(PreTokenizeTest, DefaultSplits) {
+  ExpectSplits(PreTokenizer::kDefault, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'", "m", " sure", " it", "'", "s", " HE", "'", "S", " we", "'", "LL", " ", "'", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " ", "12", " ", "123", " ", "123", "4", " ", "123", "456", "7"}},
+    {"x = a+b; // done!!!", {"x", " ", "=", " a", "+", "b", ";", " ", "//", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n\n", "\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\t", "and", "\r", "\n", "windows", "  \n ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " 한국어", " ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ", "٣٤٥", " ", "²½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "100", " ", "<", "tag", ">", " ", "~", "home", " `", "code", "`", " ", "|", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“", "quoted", "”", " ", "—", " dash", "…", " ", "。，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0", "word", " ideo", "\xe3\x80\x80", "中", " em", "\xe2\x80\x83", "x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'", "T", " don", "'", "t", " ", "'", "s", "'", "S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "123", "def", " ", "456", "7"}},
+    {"a \n \n b\n\n", {"a", " \n \n", " b", "\n\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80", " \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// deepseek-llm: newlines alone, then listed letters (so CJK and accents are
+// not letters here: "café" splits), punctuation ranges that also span ASCII
+// letters, trailing white space, CJK ranges, number runs.
+TEST(PreTokenizeTest, DeepseekLlmSplits) {
+  ExpectSplits(PreTokenizer::kDeepseekLlm, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'", "m", " sure", " it", "'", "s", " HE", "'", "S", " we", "'", "LL", " '", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " ", "12", " ", "123", " ", "1234", " ", "1234567"}},
+    {"x = a+b; // done!!!", {"x", " =", " a", "+", "b", ";", " //", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n", "\n", "\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\tand", "\r", "\n", "windows", "  ", "\n", " ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " ", "한국어", " ", "ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"caf", "é", " na", "ï", "ve", " Ω", "mega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ", "٣٤٥", " ", "²½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "100", " <", "tag", ">", " ~", "home", " `", "code", "`", " |", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“", "quoted", "”", " ", "—", " dash", "…", " ", "。", "，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0word", " ideo", "\xe3\x80\x80", "中", " em", "\xe2\x80\x83x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'", "T", " don", "'", "t", " '", "s", "'", "S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "123", "def", " ", "4567"}},
+    {"a \n \n b\n\n", {"a", " ", "\n", " ", "\n", " b", "\n", "\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80 \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+
+// deepseek-coder: newlines alone, \s?\p{L}+, \s?\p{P}+ (ASCII symbols such as
+// $ < > ~ | are not \p{P}), CJK ranges, single digits.
+TEST(PreTokenizeTest, DeepseekCoderSplits) {
+  ExpectSplits(PreTokenizer::kDeepseekCoder, {
+    {"Hello world", {"Hello", " world"}},
+    {"I'm sure it's HE'S we'LL 'Re", {"I", "'", "m", " sure", " it", "'", "s", " HE", "'", "S", " we", "'", "LL", " '", "Re"}},
+    {"1 12 123 1234 1234567", {"1", " ", "1", "2", " ", "1", "2", "3", " ", "1", "2", "3", "4", " ", "1", "2", "3", "4", "5", "6", "7"}},
+    {"x = a+b; // done!!!", {"x", " =", " a", "+", "b", ";", " //", " done", "!!!"}},
+    {"  leading spaces", {" ", " leading", " spaces"}},
+    {"a  b   c", {"a", " ", " b", "  ", " c"}},
+    {"line1\nline2\n\n\nend\n", {"line", "1", "\n", "line", "2", "\n", "\n", "\n", "end", "\n"}},
+    {"tabs\tand\r\nwindows  \n  x", {"tabs", "\tand", "\r", "\n", "windows", "  ", "\n", " ", " x"}},
+    {"trailing   ", {"trailing", "   "}},
+    {"中文字符 한국어 ひらがな", {"中文字符", " ", "한국어", " ", "ひらがな"}},
+    {"emoji 🙂👍\xf0\x9f\x8f\xbd ok", {"emoji", " 🙂👍\xf0\x9f\x8f\xbd", " ok"}},
+    {"café naïve Ωmega", {"café", " naïve", " Ωmega"}},
+    {"Зд ра ств уй ٣٤٥ ²½", {"Зд", " ра", " ств", " уй", " ", "٣", "٤", "٥", " ", "²", "½"}},
+    {"$100 <tag> ~home `code` |pipe|", {"$", "1", "0", "0", " <", "tag", "> ~", "home", " `", "code", "` |", "pipe", "|"}},
+    {"“quoted” — dash… 。，", {"“", "quoted", "”", " ", "—", " dash", "…", " ", "。", "，"}},
+    {"nbsp\xc2\xa0word ideo\xe3\x80\x80中 em\xe2\x80\x83x", {"nbsp", "\xc2\xa0word", " ideo", "\xe3\x80\x80", "中", " em", "\xe2\x80\x83x"}},
+    {"DON'T don't 's'S' x'", {"DON", "'", "T", " don", "'", "t", " '", "s", "'", "S", "'", " x", "'"}},
+    {"abc123def 4567", {"abc", "1", "2", "3", "def", " ", "4", "5", "6", "7"}},
+    {"a \n \n b\n\n", {"a", " ", "\n", " ", "\n", " b", "\n", "\n"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"\xc0\xa0x \xed\xa0\x80 \xf4\x90\x80\x80", {"\xc0\xa0x", " \xed\xa0\x80 \xf4\x90\x80\x80"}},
+    {"", {}},
+  });
+}
+TEST(PreTokenizeTest, MptSplitsLikeGpt2) {
+  for (std::string_view text : {"I'm sure it's 12345 x = a+b;\n\n  end ", "naïve 中文 🙂 \xff"}) {
+    EXPECT_EQ(PreTokenize(PreTokenizer::kMpt, text), PreTokenize(PreTokenizer::kGpt2, text));
+  }
+}
+
+// Each white space code point, ASCII or not, separates words the same way.
+TEST(PreTokenizeTest, UnicodeWhiteSpaceCountsAsSpace) {
+  for (std::string_view space : {"\t", "\x0b", "\x0c", "\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x8a",
+                                 "\xe2\x80\xa8", "\xe2\x80\xaf", "\xe3\x80\x80"}) {
+    const std::string text = std::string("ab") + std::string(space) + std::string(space) + "cd";
+    // Two spaces before a word: the first by \s+(?!\S), the second alone (only
+    // U+0020 may prefix a word in GPT-2).
+    EXPECT_THAT(PreTokenize(PreTokenizer::kGpt2, text), ElementsAreArray({std::string_view("ab"), space, space,
+                                                                          std::string_view("cd")}))
+        << text;
+  }
+  // U+200B (zero width space) and U+001F are not White_Space: they are "other".
+  EXPECT_THAT(PreTokenize(PreTokenizer::kGpt2, "a\xe2\x80\x8b\x1f" "b"),
+              ElementsAreArray({"a", "\xe2\x80\x8b\x1f", "b"}));
+}
+
+// Strings of every byte value, valid or not: the pieces are never empty and
+// always concatenate back to the input, for every rule set.
+TEST(PreTokenizeTest, PiecesCoverRandomBytesExactly) {
+  const PreTokenizer all[] = {PreTokenizer::kDefault,     PreTokenizer::kGpt2,          PreTokenizer::kLlama3,
+                              PreTokenizer::kQwen2,       PreTokenizer::kStarCoder,     PreTokenizer::kDeepseekLlm,
+                              PreTokenizer::kDeepseekCoder, PreTokenizer::kFalcon,      PreTokenizer::kMpt};
+  const std::vector<std::string> alphabet = {
+      "a", "Z", "'", "s", "1", " ", "  ", "\n", "\r", "\t", "!", "$", "~", "`", "\xc3\xa9", "\xe4\xb8\xad",
+      "\xf0\x9f\x99\x82", "\xe3\x80\x80", "\xc2\xa0", "\xcc\x81", "\xff", "\x80", "\xc3", "\xe2\x82", "\xf0\x9f"};
+  std::mt19937 rng(20240601);
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      if (rng() % 4 == 0) {
+        text.push_back(static_cast<char>(rng() & 0xFF));
+      } else {
+        text += alphabet[rng() % alphabet.size()];
+      }
+    }
+    for (PreTokenizer rules : all) {
+      const std::vector<std::string_view> pieces = PreTokenize(rules, text);
+      for (std::string_view p : pieces) {
+        ASSERT_FALSE(p.empty());
+      }
+      ASSERT_EQ(Joined(pieces), text);
+      // Views point into the caller's text.
+      if (!pieces.empty()) {
+        EXPECT_EQ(pieces.front().data(), text.data());
+      }
+    }
+  }
+}
+
+TEST(PreTokenizeTest, LongRunsAreSplitWithoutRecursion) {
+  const std::string digits(1 << 20, '7');
+  EXPECT_EQ(PreTokenize(PreTokenizer::kLlama3, digits).size(), (digits.size() + 2) / 3);
+  EXPECT_EQ(PreTokenize(PreTokenizer::kGpt2, digits).size(), 1u);
+  const std::string spaces(1 << 20, ' ');
+  EXPECT_EQ(PreTokenize(PreTokenizer::kGpt2, spaces).size(), 1u);
+  EXPECT_EQ(PreTokenize(PreTokenizer::kDeepseekLlm, spaces + "x").size(), 2u);
+}
+
+TEST(PreTokenizeTest, ConcurrentCallsAgree) {
+  const std::string text = "Mixed text: naïve café, 中文字符 and 12345 numbers!\n\nDon't STOP 🙂";
+  const std::vector<std::string_view> expected = PreTokenize(PreTokenizer::kLlama3, text);
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        if (PreTokenize(PreTokenizer::kLlama3, text) != expected) ++mismatches[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+}  // namespace
+}  // namespace tinyrag
