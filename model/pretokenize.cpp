@@ -19,7 +19,9 @@
 
 #include <unicode/uchar.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <cstdint>
 #include <initializer_list>
 #include <span>
@@ -278,21 +280,21 @@ constexpr CodeRange kDeepseekLetters[] = {
 // ASCII and full-width punctuation, quotes, ideographic full stop
 // (!-/:-~！-／：-～‘-‟　-。). Note :-~ also spans the ASCII letters.
 constexpr CodeRange kDeepseekPunctuation[] = {
-    {0x0021, 0x002F}, {0x003A, 0x007E}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E}, {0x2018, 0x201F}, {0x3000, 0x3002},
+    {0x0021, 0x002F}, {0x003A, 0x007E}, {0x2018, 0x201F}, {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E},
 };
 
 // CJK ideographs, everything from U+0800 up to them, and Hangul
 // ([一-龥ࠀ-一가-퟿]).
 constexpr CodeRange kDeepseekCjk[] = {{0x0800, 0x9FA5}, {0xAC00, 0xD7FF}};
 
-// Membership in a literal set; white space never matches (see file comment).
+// Membership in a literal set of ranges sorted by start; white space never
+// matches (see file comment).
 bool IsInSet(const Decoded& d, size_t i, std::span<const CodeRange> set) {
   if (Has(d, i, kSpace)) return false;
   const uint32_t c = d.cps[i];
-  for (const auto& [lo, hi] : set) {
-    if (c >= lo && c <= hi) return true;
-  }
-  return false;
+  // The last range starting at or before c is the only one that may hold it.
+  auto it = std::upper_bound(set.begin(), set.end(), c, [](uint32_t v, const CodeRange& r) { return v < r.first; });
+  return it != set.begin() && c <= std::prev(it)->second;
 }
 
 size_t RunInSet(const Decoded& d, size_t p, size_t end, std::span<const CodeRange> set) {
@@ -338,21 +340,54 @@ size_t MatchSpaceThenClass(const Decoded& d, size_t p, size_t end) {
   return RunOf(d, q, end, kBits) - p;
 }
 
-// The matcher sequence of each rule set, in the reference's order.
-std::span<const Matcher> StagesOf(PreTokenizer rules) {
-  static constexpr Matcher kGpt2[] = {MatchGpt2};
-  static constexpr Matcher kLlama3[] = {MatchLlama3<3>};
-  static constexpr Matcher kQwen2[] = {MatchLlama3<1>};
-  static constexpr Matcher kStarCoder[] = {MatchOneNumber, MatchGpt2};
-  static constexpr Matcher kFalcon[] = {MatchPunctuationRun<true>, MatchGpt2, MatchThreeAsciiDigits};
-  static constexpr Matcher kDefault[] = {MatchPunctuationRun<false>, MatchGpt2, MatchNumbers,
-                                         MatchThreeAsciiDigits};
-  static constexpr Matcher kDeepseekLlm[] = {MatchNewline,       MatchDeepseekLetters,
-                                             MatchDeepseekPunctuation, MatchTrailingSpace,
-                                             MatchDeepseekCjk,   MatchNumbers};
-  static constexpr Matcher kDeepseekCoder[] = {MatchNewline, MatchSpaceThenClass<kLetter>,
-                                               MatchSpaceThenClass<kPunct>, MatchDeepseekCjk,
-                                               MatchOneNumber};
+// A piece as a half-open range of code point indices.
+struct Span {
+  size_t begin;
+  size_t end;
+};
+
+// Splits every piece of `in` with `Match`: matches and the text between them
+// become pieces, in order. The matcher is a template argument so that it is
+// inlined into this loop, which calls it at almost every position.
+template <Matcher Match>
+void ApplyStage(const Decoded& d, const std::vector<Span>& in, std::vector<Span>& out) {
+  out.clear();
+  for (const Span& piece : in) {
+    size_t gap = piece.begin;
+    size_t p = piece.begin;
+    while (p < piece.end) {
+      const size_t len = Match(d, p, piece.end);
+      if (len == 0) {
+        ++p;
+        continue;
+      }
+      if (gap < p) out.push_back({gap, p});
+      out.push_back({p, p + len});
+      p += len;
+      gap = p;
+    }
+    if (gap < piece.end) out.push_back({gap, piece.end});
+  }
+}
+
+using Stage = void (*)(const Decoded& d, const std::vector<Span>& in, std::vector<Span>& out);
+
+// The stages of each rule set, in the reference's order.
+std::span<const Stage> StagesOf(PreTokenizer rules) {
+  static constexpr Stage kGpt2[] = {ApplyStage<MatchGpt2>};
+  static constexpr Stage kLlama3[] = {ApplyStage<MatchLlama3<3>>};
+  static constexpr Stage kQwen2[] = {ApplyStage<MatchLlama3<1>>};
+  static constexpr Stage kStarCoder[] = {ApplyStage<MatchOneNumber>, ApplyStage<MatchGpt2>};
+  static constexpr Stage kFalcon[] = {ApplyStage<MatchPunctuationRun<true>>, ApplyStage<MatchGpt2>,
+                                      ApplyStage<MatchThreeAsciiDigits>};
+  static constexpr Stage kDefault[] = {ApplyStage<MatchPunctuationRun<false>>, ApplyStage<MatchGpt2>,
+                                       ApplyStage<MatchNumbers>, ApplyStage<MatchThreeAsciiDigits>};
+  static constexpr Stage kDeepseekLlm[] = {ApplyStage<MatchNewline>,       ApplyStage<MatchDeepseekLetters>,
+                                           ApplyStage<MatchDeepseekPunctuation>, ApplyStage<MatchTrailingSpace>,
+                                           ApplyStage<MatchDeepseekCjk>,   ApplyStage<MatchNumbers>};
+  static constexpr Stage kDeepseekCoder[] = {ApplyStage<MatchNewline>, ApplyStage<MatchSpaceThenClass<kLetter>>,
+                                             ApplyStage<MatchSpaceThenClass<kPunct>>, ApplyStage<MatchDeepseekCjk>,
+                                             ApplyStage<MatchOneNumber>};
   switch (rules) {
     case PreTokenizer::kDefault: return kDefault;
     case PreTokenizer::kGpt2:
@@ -365,34 +400,6 @@ std::span<const Matcher> StagesOf(PreTokenizer rules) {
     case PreTokenizer::kFalcon: return kFalcon;
   }
   return kGpt2;
-}
-
-// A piece as a half-open range of code point indices.
-struct Span {
-  size_t begin;
-  size_t end;
-};
-
-// Splits every piece of `in` with `match`: matches and the text between them
-// become pieces, in order.
-void ApplyStage(const Decoded& d, Matcher match, const std::vector<Span>& in, std::vector<Span>& out) {
-  out.clear();
-  for (const Span& piece : in) {
-    size_t gap = piece.begin;
-    size_t p = piece.begin;
-    while (p < piece.end) {
-      const size_t len = match(d, p, piece.end);
-      if (len == 0) {
-        ++p;
-        continue;
-      }
-      if (gap < p) out.push_back({gap, p});
-      out.push_back({p, p + len});
-      p += len;
-      gap = p;
-    }
-    if (gap < piece.end) out.push_back({gap, piece.end});
-  }
 }
 
 struct NamedRules {
@@ -460,8 +467,8 @@ std::vector<std::string_view> PreTokenize(PreTokenizer rules, std::string_view t
   const Decoded d = Decode(text);
   std::vector<Span> current = {{0, d.cps.size()}};
   std::vector<Span> next;
-  for (Matcher stage : StagesOf(rules)) {
-    ApplyStage(d, stage, current, next);
+  for (Stage stage : StagesOf(rules)) {
+    stage(d, current, next);
     current.swap(next);
   }
   pieces.reserve(current.size());
