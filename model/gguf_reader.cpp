@@ -435,6 +435,7 @@ absl::Status GgufFile::ParseTensorInfos(GgufCursor& cur, uint64_t n_tensors) {
     if (absl::Status s = parser.ReadString(absl::StrCat("the name of tensor ", i), &t.name); !s.ok()) {
       return s;
     }
+    if (t.name.empty()) return Error(absl::StrCat("tensor ", i, " has an empty name"));
     const std::string label = absl::StrCat("tensor '", t.name, "'");
     uint32_t n_dims = 0;
     if (absl::Status s = parser.Read(&n_dims, absl::StrCat("the dimension count of ", label)); !s.ok()) {

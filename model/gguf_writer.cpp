@@ -322,7 +322,7 @@ std::vector<uint8_t> GgufWriter::Serialize() const {
     out.resize(at + t.nbytes, 0);
     if (t.fill) {
       t.fill(std::span<uint8_t>(out.data() + at, t.nbytes));
-    } else {
+    } else if (t.nbytes > 0) {  // an empty vector's data() may be null
       std::memcpy(out.data() + at, t.data.data(), t.nbytes);
     }
     // Each tensor, the last one included, is padded to the alignment as llama.cpp does.

@@ -244,6 +244,8 @@ TEST(GgufReaderTest, RejectsBadTensorShapesAndTypes) {
   ExpectError(one({~0ull}, 0), "too large (or negative)");
   // Elements fit int64 but bytes do not: 2^62 F64 values take 2^65 bytes.
   ExpectError(one({1ull << 62}, 28), "byte size overflows");
+  ExpectError(Bytes().Header(3, 1, 0).TensorInfo("", {8}, 0, 0).PadTo(32).Zeros(32).bytes(),
+              "tensor 0 has an empty name");
   ExpectError(one({33}, 2), "rows of 33 values, not a multiple of the block size 32");
   ExpectError(one({128}, 12), "not a multiple of the block size 256");
 }
