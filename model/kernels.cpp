@@ -1,0 +1,207 @@
+// Dispatch: validates the weight view, picks a row kernel for the CPU level,
+// quantizes activations once per call, and tiles the work over the pool.
+#include "model/kernels.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "model/activation_quant.h"
+#include "model/kernels_internal.h"
+#include "model/quant_blocks.h"
+
+namespace tinyrag {
+namespace {
+
+using kernels::KernelTable;
+using kernels::kMaxActs;
+using kernels::RowDotFn;
+
+struct Tables {
+  KernelTable level[3] = {};
+};
+
+const Tables& GetTables() {
+  static const Tables tables = [] {
+    Tables t;
+    kernels::FillScalarKernels(t.level[0]);
+    const CpuFeatures& f = DetectCpuFeatures();
+    if (f.avx2) {
+      kernels::FillAvx2QuantKernels(t.level[1]);
+      kernels::FillAvx2FloatKernels(t.level[1]);
+    }
+    // The AVX-512 quant kernels are written around VPDPBUSD.
+    if (f.avx512 && f.avx512_vnni) kernels::FillAvx512QuantKernels(t.level[2]);
+    if (f.avx512) kernels::FillAvx512FloatKernels(t.level[2]);
+    return t;
+  }();
+  return tables;
+}
+
+bool IsFloatType(GgmlType t) {
+  return t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16;
+}
+
+bool UsesSuperBlocks(GgmlType t) { return Traits(t).block_elems == kQK_K; }
+
+CpuLevel CapLevel(const KernelOptions& o) {
+  const CpuLevel active = ActiveCpuLevel();
+  return o.max_level && *o.max_level < active ? *o.max_level : active;
+}
+
+// The kernel for (type, mode) at the highest level <= cap that has one.
+RowDotFn FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel* used) {
+  const Tables& t = GetTables();
+  const int id = static_cast<int>(type);
+  for (int l = static_cast<int>(cap); l >= 0; --l) {
+    const kernels::TypeKernels& k = t.level[l][id];
+    RowDotFn fn = mode == ActivationMode::kQ8 ? k.q8 : k.f32;
+    if (fn != nullptr) {
+      if (used) *used = static_cast<CpuLevel>(l);
+      return fn;
+    }
+  }
+  return nullptr;
+}
+
+// Per-thread scratch for quantized activations; grows to the largest call.
+std::vector<uint8_t>& ActScratch() {
+  thread_local std::vector<uint8_t> scratch;
+  return scratch;
+}
+
+absl::Status CheckCall(const WeightView& w, const float* x, const float* y) {
+  if (absl::Status s = CheckWeights(w); !s.ok()) return s;
+  if (w.rows > 0 && (x == nullptr || y == nullptr)) {
+    return absl::InvalidArgumentError("matvec/matmul: null activation or output pointer");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+WeightView DenseWeights(GgmlType type, int64_t rows, int64_t cols, const void* data) {
+  return WeightView{type, rows, cols, data, RowBytes(type, cols)};
+}
+
+absl::Status CheckWeights(const WeightView& w) {
+  const std::optional<TypeTraits> traits = FindTypeTraits(static_cast<uint32_t>(w.type));
+  if (!traits || static_cast<int>(w.type) >= kernels::kNumTypeIds ||
+      GetTables().level[0][static_cast<int>(w.type)].f32 == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "weights: no kernel for tensor type ", traits ? std::string(traits->name) : "unknown", " (id ",
+        static_cast<uint32_t>(w.type), ")"));
+  }
+  if (w.rows < 0) return absl::InvalidArgumentError(absl::StrCat("weights: rows = ", w.rows));
+  if (w.cols <= 0 || w.cols % traits->block_elems != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("weights: cols = ", w.cols,
+                                                   " is not a positive multiple of ",
+                                                   traits->block_elems, " for ", std::string(traits->name)));
+  }
+  if (w.rows > 0 && w.data == nullptr) return absl::InvalidArgumentError("weights: null data");
+  const int64_t row_bytes = RowBytes(w.type, w.cols);
+  if (w.row_stride < row_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("weights: row stride ", w.row_stride,
+                                                   " is below the row size ", row_bytes));
+  }
+  return absl::OkStatus();
+}
+
+ActivationMode ResolveActivationMode(GgmlType type, ActivationMode requested) {
+  if (IsFloatType(type)) return ActivationMode::kF32;
+  return requested == ActivationMode::kAuto ? ActivationMode::kQ8 : requested;
+}
+
+CpuLevel KernelLevel(GgmlType type, ActivationMode mode, const KernelOptions& options) {
+  CpuLevel used = CpuLevel::kScalar;
+  FindKernel(type, ResolveActivationMode(type, mode), CapLevel(options), &used);
+  return used;
+}
+
+absl::Status MatVec(const WeightView& w, const float* x, float* y, ThreadPool* pool,
+                    const KernelOptions& options) {
+  return MatMul(w, x, 1, y, pool, options);
+}
+
+absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool,
+                    const KernelOptions& options) {
+  if (n < 0) return absl::InvalidArgumentError(absl::StrCat("matmul: n = ", n));
+  if (absl::Status s = CheckCall(w, x, y); !s.ok()) return s;
+  if (n == 0 || w.rows == 0) return absl::OkStatus();
+
+  const ActivationMode mode = ResolveActivationMode(w.type, options.activations);
+  RowDotFn fn = FindKernel(w.type, mode, CapLevel(options), nullptr);
+  const int threads = pool ? pool->num_threads() : 1;
+  auto parallel = [&](int64_t tasks, auto&& body) {
+    if (pool) {
+      pool->ParallelFor(tasks, [&](int64_t t, int) { body(t); });
+    } else {
+      for (int64_t t = 0; t < tasks; ++t) body(t);
+    }
+  };
+
+  // Activation rows as the kernels see them: f32 rows, or quantized rows.
+  const void* act_base = x;
+  int64_t act_stride = w.cols * static_cast<int64_t>(sizeof(float));
+  if (mode == ActivationMode::kQ8) {
+    const bool k = UsesSuperBlocks(w.type);
+    act_stride = k ? (w.cols / kQK_K) * static_cast<int64_t>(sizeof(BlockQ8_K))
+                   : (w.cols / kQK) * static_cast<int64_t>(sizeof(ActBlock32));
+    std::vector<uint8_t>& scratch = ActScratch();
+    if (static_cast<int64_t>(scratch.size()) < n * act_stride + 64) scratch.resize(n * act_stride + 64);
+    // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines.
+    uint8_t* base = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+    parallel(n, [&](int64_t i) {
+      const float* xi = x + i * w.cols;
+      uint8_t* dst = base + i * act_stride;
+      if (k) {
+        QuantizeActivationsK(xi, w.cols, reinterpret_cast<BlockQ8_K*>(dst));
+      } else {
+        QuantizeActivations32(xi, w.cols, reinterpret_cast<ActBlock32*>(dst));
+      }
+    });
+    act_base = base;
+  }
+
+  const uint8_t* wbase = static_cast<const uint8_t*>(w.data);
+  const uint8_t* abase = static_cast<const uint8_t*>(act_base);
+  // Runs rows [r0, r1) against activation rows [i0, i1), in groups of
+  // kMaxActs so each weight row is decoded once per group; the row range is
+  // small enough to stay in cache across the groups.
+  auto run_tile = [&](int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
+    const void* acts[kMaxActs];
+    float out[kMaxActs];
+    for (int64_t ig = i0; ig < i1; ig += kMaxActs) {
+      const int na = static_cast<int>(std::min<int64_t>(kMaxActs, i1 - ig));
+      for (int a = 0; a < na; ++a) acts[a] = abase + (ig + a) * act_stride;
+      for (int64_t r = r0; r < r1; ++r) {
+        fn(wbase + r * w.row_stride, acts, na, w.cols, out);
+        for (int a = 0; a < na; ++a) y[(ig + a) * w.rows + r] = out[a];
+      }
+    }
+  };
+
+  if (n == 1) {
+    // Matvec: rows split into a few chunks per thread (dynamic balance).
+    const int64_t chunks = std::min<int64_t>(w.rows, threads == 1 ? 1 : 8 * threads);
+    const int64_t chunk = (w.rows + chunks - 1) / chunks;
+    parallel((w.rows + chunk - 1) / chunk, [&](int64_t c) {
+      run_tile(c * chunk, std::min(w.rows, (c + 1) * chunk), 0, 1);
+    });
+    return absl::OkStatus();
+  }
+  // Matmul: tiles of kRowTile weight rows x kActTile activation rows.
+  constexpr int64_t kRowTile = 16;
+  constexpr int64_t kActTile = 64;
+  const int64_t row_tiles = (w.rows + kRowTile - 1) / kRowTile;
+  const int64_t act_tiles = (n + kActTile - 1) / kActTile;
+  parallel(row_tiles * act_tiles, [&](int64_t t) {
+    const int64_t rt = t / act_tiles, at = t % act_tiles;
+    run_tile(rt * kRowTile, std::min(w.rows, (rt + 1) * kRowTile), at * kActTile,
+             std::min(n, (at + 1) * kActTile));
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace tinyrag

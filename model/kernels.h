@@ -1,0 +1,81 @@
+// Matrix-vector and matrix-matrix products of a weight matrix stored in any
+// supported GGML type with f32 activations, with runtime CPU dispatch.
+//
+// Contract shared by every function here:
+//  - W has `rows` rows of `cols` values; row r starts at data + r * row_stride
+//    and holds RowBytes(type, cols) bytes (row_stride >= that). The kernels
+//    only read W and never keep pointers past the call.
+//  - Activations x are f32, row-major [n][cols]; results y are f32, row-major
+//    [n][rows]: y[i][r] = dot(W row r, x row i).
+//  - Work is split over `pool` (nullptr runs on the calling thread). Calls are
+//    thread-safe as long as outputs do not overlap; each calling thread keeps
+//    its own scratch buffer for quantized activations (grown, never shrunk).
+//
+// Numerics: the scalar path is the reference the SIMD paths are tested
+// against. In q8 mode the activations are quantized to 8 bits once per call
+// (model/activation_quant.h), as GGML's CPU backend does, and integer dot
+// products are exact; k-quant/IQ4_XS results are bit-identical across paths,
+// the 32-wide formats and the f32 mode differ only by float summation order.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "model/cpu_features.h"
+#include "model/tensor_type.h"
+#include "model/thread_pool.h"
+
+namespace tinyrag {
+
+// How activations enter the dot products.
+enum class ActivationMode {
+  kAuto,  // kQ8 for quantized weights, kF32 for F32/F16/BF16 weights
+  kF32,   // exact f32 activations (weights decoded to f32 on the fly)
+  kQ8,    // activations quantized to 8 bits; ignored (kF32) for float weights
+};
+
+// A read-only view of a weight matrix (see the contract above). Does not own
+// `data`.
+struct WeightView {
+  GgmlType type = GgmlType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data = nullptr;
+  int64_t row_stride = 0;  // bytes between row starts
+};
+
+struct KernelOptions {
+  ActivationMode activations = ActivationMode::kAuto;
+  // Caps the instruction set (e.g. tests comparing paths). Never raises it
+  // above ActiveCpuLevel(); nullopt means ActiveCpuLevel().
+  std::optional<CpuLevel> max_level;
+};
+
+// A view over densely packed rows (row_stride = RowBytes(type, cols)).
+WeightView DenseWeights(GgmlType type, int64_t rows, int64_t cols, const void* data);
+
+// OK when the kernels handle w: a supported type, rows >= 0, cols > 0 and a
+// multiple of the block size, data non-null (unless rows == 0) and row_stride
+// >= RowBytes(type, cols). InvalidArgument naming the problem otherwise.
+absl::Status CheckWeights(const WeightView& w);
+
+// y[r] = dot(W row r, x) for r < rows: x has cols values, y has rows values.
+// Errors: those of CheckWeights, or InvalidArgument for null x/y.
+absl::Status MatVec(const WeightView& w, const float* x, float* y, ThreadPool* pool,
+                    const KernelOptions& options = {});
+
+// Y = X W^T: x is [n][cols], y is [n][rows]. Each weight block is decoded once
+// per group of up to 4 activation rows and reused from cache for many groups.
+// n == 0 does nothing. Errors: as MatVec, or InvalidArgument for n < 0.
+absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool,
+                    const KernelOptions& options = {});
+
+// The activation mode MatVec/MatMul use for `type` when asked for `requested`.
+ActivationMode ResolveActivationMode(GgmlType type, ActivationMode requested);
+
+// The instruction set MatVec/MatMul use for `type` and `mode` under `options`
+// (lower than the cap when a type has no kernel at that level).
+CpuLevel KernelLevel(GgmlType type, ActivationMode mode, const KernelOptions& options = {});
+
+}  // namespace tinyrag

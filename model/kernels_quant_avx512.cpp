@@ -1,0 +1,23 @@
+// Quantized row kernels for AVX-512 VL + VNNI: the AVX2 kernels' structure
+// with VPDPBUSD integer dots on 256-bit vectors. (On the Zen 4 class CPUs we
+// target, 512-bit integer ops run as two 256-bit halves, so wider registers
+// would add shuffles without adding throughput.)
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "model/activation_quant.h"
+#include "model/kernels_internal.h"
+#include "model/quant_blocks.h"
+#include "model/tensor_type.h"
+
+#define TINYRAG_VNNI 1
+
+namespace tinyrag::kernels {
+namespace {
+#include "model/kernels_quant_simd.inc"
+}  // namespace
+
+void FillAvx512QuantKernels(KernelTable& table) { FillQuantKernels(table); }
+
+}  // namespace tinyrag::kernels
