@@ -1,0 +1,163 @@
+// Matrix-vector kernels per weight type, shape, thread count and CPU level,
+// reported as weight bytes streamed per second, next to a plain streaming read
+// of memory in the same run (the ratio is the meaningful number).
+//
+// Weights are replicated into a working set well above the last-level cache
+// and each iteration uses the next copy, as a decode step streams every matrix
+// of the model from DRAM once per token.
+//
+//   build/bin/bench_matvec [--benchmark_filter=...]   (TINYRAG_CPU caps levels)
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/cpu_features.h"
+#include "model/kernels.h"
+#include "model/quantize.h"
+#include "model/thread_pool.h"
+
+namespace tinyrag {
+namespace {
+
+constexpr int64_t kWorkingSetBytes = int64_t{512} << 20;
+
+ThreadPool& Pool(int threads) {
+  static ThreadPool one(1), two(2);
+  return threads == 1 ? one : two;
+}
+
+// Sum of a large buffer as 64-bit integers: integer adds vectorize without
+// reassociation concerns, so this is limited by memory, not by the adds.
+void BM_StreamRead(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const int64_t words = kWorkingSetBytes / 8;
+  std::vector<uint64_t> buf(words);
+  for (int64_t i = 0; i < words; ++i) buf[i] = static_cast<uint64_t>(i) * 2654435761u;
+  ThreadPool& pool = Pool(threads);
+  std::vector<uint64_t> partial(threads * 8, 0);  // one cache line per thread
+  for (auto _ : state) {
+    pool.ParallelForRange(words, 1 << 16, [&](int64_t begin, int64_t end, int thread) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int64_t i = begin;
+      for (; i + 4 <= end; i += 4) {
+        s0 += buf[i];
+        s1 += buf[i + 1];
+        s2 += buf[i + 2];
+        s3 += buf[i + 3];
+      }
+      for (; i < end; ++i) s0 += buf[i];
+      partial[thread * 8] += s0 + s1 + s2 + s3;
+    });
+    benchmark::DoNotOptimize(partial.data());
+  }
+  state.SetBytesProcessed(state.iterations() * kWorkingSetBytes);
+}
+BENCHMARK(BM_StreamRead)->Arg(1)->Arg(2)->UseRealTime()->MinTime(1.0);
+
+struct Matrix {
+  GgmlType type;
+  int64_t rows, cols, row_bytes, matrix_bytes, copies;
+  std::vector<uint8_t> data;  // `copies` matrices back to back
+};
+
+// Weights quantized from random normal values, replicated to the working set.
+std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols) {
+  auto m = std::make_unique<Matrix>();
+  m->type = type;
+  m->rows = rows;
+  m->cols = cols;
+  m->row_bytes = RowBytes(type, cols);
+  m->matrix_bytes = m->row_bytes * rows;
+  m->copies = std::max<int64_t>(1, (kWorkingSetBytes + m->matrix_bytes - 1) / m->matrix_bytes);
+  m->data.resize(m->matrix_bytes * m->copies);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> row(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = normal(rng);
+    QuantizeRow(type, row.data(), m->data.data() + r * m->row_bytes, cols);
+  }
+  for (int64_t c = 1; c < m->copies; ++c) {
+    std::memcpy(m->data.data() + c * m->matrix_bytes, m->data.data(), m->matrix_bytes);
+  }
+  return m;
+}
+
+void RunMatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int threads,
+               CpuLevel level) {
+  const std::unique_ptr<Matrix> m = MakeMatrix(type, rows, cols);
+  std::vector<float> x(cols), y(rows);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  ThreadPool& pool = Pool(threads);
+  KernelOptions opt;
+  opt.max_level = level;
+  int64_t copy = 0;
+  for (auto _ : state) {
+    const WeightView w = DenseWeights(type, rows, cols, m->data.data() + copy * m->matrix_bytes);
+    if (!MatVec(w, x.data(), y.data(), &pool, opt).ok()) {
+      state.SkipWithError("MatVec failed");
+      return;
+    }
+    benchmark::DoNotOptimize(y.data());
+    copy = copy + 1 == m->copies ? 0 : copy + 1;
+  }
+  state.SetBytesProcessed(state.iterations() * m->matrix_bytes);
+  state.SetLabel(std::string(CpuLevelName(KernelLevel(type, ActivationMode::kAuto, opt))));
+}
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+void RegisterAll() {
+  // Qwen2.5-0.5B's FFN up/gate and down projections and its LM head.
+  const Shape shapes[] = {{4864, 896}, {896, 4864}, {151936, 896}};
+  const GgmlType headline[] = {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K,
+                               GgmlType::kQ6_K, GgmlType::kF16};
+  const GgmlType others[] = {GgmlType::kF32,  GgmlType::kBF16,  GgmlType::kQ4_1,
+                             GgmlType::kQ5_0, GgmlType::kQ5_1,  GgmlType::kQ2_K,
+                             GgmlType::kQ3_K, GgmlType::kQ5_K,  GgmlType::kIQ4_NL,
+                             GgmlType::kIQ4_XS};
+  const CpuLevel top = ActiveCpuLevel();
+  auto add = [](GgmlType type, Shape s, int threads, CpuLevel level) {
+    if (s.cols % Traits(type).block_elems != 0) {
+      // k-quant rows must hold whole 256-blocks: use the transposed shape's
+      // long side, as real files fall back to other types for such matrices.
+      return;
+    }
+    const std::string name = "matvec/" + std::string(TypeName(type)) + "/" +
+                             std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/t" +
+                             std::to_string(threads) + "/" + std::string(CpuLevelName(level));
+    benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+      RunMatVec(st, type, s.rows, s.cols, threads, level);
+    })->UseRealTime()->MinTime(0.5);
+  };
+  for (GgmlType type : headline) {
+    for (Shape s : shapes) {
+      for (int threads : {1, 2}) {
+        for (int l = 0; l <= static_cast<int>(top); ++l) add(type, s, threads, static_cast<CpuLevel>(l));
+      }
+    }
+  }
+  for (GgmlType type : others) {
+    for (int threads : {1, 2}) add(type, shapes[1], threads, top);
+  }
+}
+
+}  // namespace
+}  // namespace tinyrag
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  tinyrag::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
