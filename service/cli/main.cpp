@@ -17,8 +17,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   // Subcommands register here as they are implemented.
+  tinyrag::cli::AddInspectCommand(app, exit_code);
   tinyrag::cli::AddTokenizeCommand(app, exit_code);
   tinyrag::cli::AddCheckFixturesCommand(app, exit_code);
+  tinyrag::cli::AddMkmodelCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
