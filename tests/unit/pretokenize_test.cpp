@@ -7,7 +7,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unicode/uchar.h>
+#include <unicode/utf8.h>
+
 #include <random>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -357,6 +361,189 @@ TEST(PreTokenizeTest, PiecesCoverRandomBytesExactly) {
       if (!pieces.empty()) {
         EXPECT_EQ(pieces.front().data(), text.data());
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Differential check against a regex engine. The reference runtime states
+// each rule set as regular expressions run by an ECMAScript engine; this
+// oracle runs the same expressions with std::regex and compares the pieces on
+// random text. Unicode categories are handled as the reference does it: each
+// non-ASCII code point becomes one byte standing for its category, so that
+// \p{L} can be written as a byte class; expressions with literal non-ASCII
+// ranges run with std::wregex over the code points instead (non-ASCII white
+// space turned into \v so that \s sees it).
+
+enum class OracleMode { kCategories, kCodePoints };
+struct OracleStage {
+  OracleMode mode;
+  std::wstring pattern;  // ASCII unless mode is kCodePoints
+};
+
+constexpr char kCatLetter = '\xD2', kCatNumber = '\xD1', kCatPunct = '\xD3', kCatOther = '\xD0';
+
+bool IsWhiteSpace(uint32_t cp) { return u_isUWhiteSpace(static_cast<UChar32>(cp)); }
+
+char CategoryByte(uint32_t cp) {
+  if (cp < 0x80) return static_cast<char>(cp);
+  if (IsWhiteSpace(cp)) return '\x0B';
+  switch (u_charType(static_cast<UChar32>(cp)) & 0xFF) {
+    case U_UPPERCASE_LETTER: case U_LOWERCASE_LETTER: case U_TITLECASE_LETTER: case U_MODIFIER_LETTER:
+    case U_OTHER_LETTER:
+      return kCatLetter;
+    case U_DECIMAL_DIGIT_NUMBER: case U_LETTER_NUMBER: case U_OTHER_NUMBER:
+      return kCatNumber;
+    case U_CONNECTOR_PUNCTUATION: case U_DASH_PUNCTUATION: case U_START_PUNCTUATION: case U_END_PUNCTUATION:
+    case U_INITIAL_PUNCTUATION: case U_FINAL_PUNCTUATION: case U_OTHER_PUNCTUATION:
+      return kCatPunct;
+    default:
+      return kCatOther;
+  }
+}
+
+// \p{L}, \p{N}, \p{P} as byte classes (bracketed unless already inside []).
+std::string TranslateCategories(std::wstring_view pattern) {
+  const std::pair<std::wstring_view, std::string> classes[] = {
+      {L"\\p{L}", std::string(1, kCatLetter) + "A-Za-z"},
+      {L"\\p{N}", std::string(1, kCatNumber) + "0-9"},
+      {L"\\p{P}", std::string(1, kCatPunct) + "!-#%-*,-/:;?@\\[-\\]_{}"},
+  };
+  std::string out;
+  bool in_brackets = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    bool replaced = false;
+    for (const auto& [name, bytes] : classes) {
+      if (pattern.substr(i, name.size()) == name) {
+        if (!in_brackets) out += '[';
+        out += bytes;
+        if (!in_brackets) out += ']';
+        i += name.size() - 1;
+        replaced = true;
+        break;
+      }
+    }
+    if (replaced) continue;
+    const wchar_t c = pattern[i];
+    if (c == L'\\' && i + 1 < pattern.size()) {
+      out += '\\';
+      out += static_cast<char>(pattern[++i]);
+      continue;
+    }
+    if (c == L'[') in_brackets = true;
+    if (c == L']') in_brackets = false;
+    out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::vector<OracleStage> OracleStages(PreTokenizer rules) {
+  const OracleMode kCat = OracleMode::kCategories, kCp = OracleMode::kCodePoints;
+  const std::wstring gpt2 = L"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+  const std::wstring llama3 =
+      L"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+      L"| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  const std::wstring qwen2 =
+      L"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+      L"| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+  const std::wstring cjk = L"[一-龥ࠀ-一가-퟿]+";
+  switch (rules) {
+    case PreTokenizer::kGpt2:
+    case PreTokenizer::kMpt:
+      return {{kCat, gpt2}};
+    case PreTokenizer::kLlama3:
+      return {{kCat, llama3}};
+    case PreTokenizer::kQwen2:
+      return {{kCat, qwen2}};
+    case PreTokenizer::kStarCoder:
+      return {{kCat, L"\\p{N}"}, {kCat, gpt2}};
+    case PreTokenizer::kFalcon:
+      return {{kCat, L"[\\p{P}\\$\\+<=>\\^~\\|`]+"}, {kCat, gpt2}, {kCp, L"[0-9][0-9][0-9]"}};
+    case PreTokenizer::kDefault:
+      return {{kCat, L"[\\p{P}\\$\\+<=>\\^~\\|]+"}, {kCat, gpt2}, {kCat, L"\\p{N}+"}, {kCp, L"[0-9][0-9][0-9]"}};
+    case PreTokenizer::kDeepseekLlm:
+      return {{kCp, L"[\r\n]"},
+              {kCp, L"\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1F7Dᾀ-ᾴᾶ-ᾼ\u1FBEῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\u2126ℨ\u212A-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+"},
+              {kCp, L"\\s?[!-/:-~！-／：-～‘-‟　-。]+"},
+              {kCp, L"\\s+$"},
+              {kCp, cjk},
+              {kCat, L"\\p{N}+"}};
+    case PreTokenizer::kDeepseekCoder:
+      return {{kCp, L"[\r\n]"}, {kCat, L"\\s?\\p{L}+"}, {kCat, L"\\s?\\p{P}+"}, {kCp, cjk}, {kCat, L"\\p{N}"}};
+  }
+  return {};
+}
+
+// Pieces (as code point ranges) of every piece of `in`: matches and gaps.
+template <typename CharT>
+std::vector<std::pair<size_t, size_t>> OracleSplit(const std::basic_string<CharT>& text,
+                                                   const std::basic_regex<CharT>& re,
+                                                   const std::vector<std::pair<size_t, size_t>>& in) {
+  std::vector<std::pair<size_t, size_t>> out;
+  for (const auto& [begin, end] : in) {
+    size_t prev = begin;
+    using It = std::regex_iterator<const CharT*>;
+    for (It it(text.data() + begin, text.data() + end, re), stop; it != stop; ++it) {
+      const size_t pos = begin + static_cast<size_t>(it->position());
+      if (pos > prev) out.emplace_back(prev, pos);
+      out.emplace_back(pos, pos + static_cast<size_t>(it->length()));
+      prev = pos + static_cast<size_t>(it->length());
+    }
+    if (prev < end) out.emplace_back(prev, end);
+  }
+  return out;
+}
+
+// Expects valid UTF-8 apart from lone bytes 0x80 and 0xFF, which any decoder
+// turns into one U+FFFD each.
+std::vector<std::string_view> OraclePreTokenize(PreTokenizer rules, std::string_view text) {
+  std::vector<uint32_t> cps;
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < text.size();) {
+    offsets.push_back(i);
+    UChar32 c;
+    U8_NEXT(text.data(), i, text.size(), c);
+    cps.push_back(c < 0 ? 0xFFFD : static_cast<uint32_t>(c));
+  }
+  offsets.push_back(text.size());
+  std::string collapsed;
+  std::wstring wide;
+  for (uint32_t cp : cps) {
+    collapsed += CategoryByte(cp);
+    wide += static_cast<wchar_t>(cp >= 0x80 && IsWhiteSpace(cp) ? 0x0B : cp);
+  }
+  std::vector<std::pair<size_t, size_t>> pieces;
+  if (!cps.empty()) pieces.emplace_back(0, cps.size());
+  for (const OracleStage& stage : OracleStages(rules)) {
+    if (stage.mode == OracleMode::kCategories) {
+      pieces = OracleSplit(collapsed, std::regex(TranslateCategories(stage.pattern)), pieces);
+    } else {
+      pieces = OracleSplit(wide, std::wregex(stage.pattern), pieces);
+    }
+  }
+  std::vector<std::string_view> out;
+  for (const auto& [b, e] : pieces) out.push_back(text.substr(offsets[b], offsets[e] - offsets[b]));
+  return out;
+}
+
+TEST(PreTokenizeTest, AgreesWithRegexEngineOnRandomText) {
+  const std::vector<std::string> alphabet = {
+      "a", "Z", "s", "S", "t", "r", "E", "v", "l", "L", "d", "m", "'", "0", "7", " ", " ", " ", "\n", "\r", "\t",
+      "\x0b", "!", "$", "+", "<", "~", "`", "|", ".", "(", "_", "-", "\xc3\xa9", "\xc3\x9f", "\xce\xa9", "\xd0\x96",
+      "\xd9\xa3", "\xc2\xb2", "\xe2\x85\xab", "\xe4\xb8\xad", "\xed\x95\x9c", "\xe3\x81\xb2", "\xe2\x80\x9c",
+      "\xe2\x80\x94", "\xe3\x80\x82", "\xef\xbc\x8c", "\xef\xbc\xa1", "\xe3\x80\x80", "\xc2\xa0", "\xe2\x80\x83",
+      "\xc2\x85", "\xcc\x81", "\xe2\x80\x8b", "\xf0\x9f\x99\x82", "\x01", "\xff", "\x80"};
+  const PreTokenizer all[] = {PreTokenizer::kDefault,   PreTokenizer::kGpt2,        PreTokenizer::kLlama3,
+                              PreTokenizer::kQwen2,     PreTokenizer::kStarCoder,   PreTokenizer::kDeepseekLlm,
+                              PreTokenizer::kDeepseekCoder, PreTokenizer::kFalcon};
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 30);
+    for (int i = 0; i < n; ++i) text += alphabet[rng() % alphabet.size()];
+    for (PreTokenizer rules : all) {
+      ASSERT_EQ(PreTokenize(rules, text), OraclePreTokenize(rules, text))
+          << "rule set " << static_cast<int>(rules) << ", text \"" << text << "\"";
     }
   }
 }
