@@ -3,7 +3,6 @@
 // text is a vocabulary token; symbols left without a token fall back to
 // <0xNN> byte tokens (or the unknown token when the vocabulary has none).
 #include <algorithm>
-#include <queue>
 
 #include "model/tokenizer_internal.h"
 
@@ -11,8 +10,9 @@ namespace tinyrag {
 namespace {
 
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581
-// Fragments longer than this are encoded in consecutive chunks so symbol
-// offsets fit in 32 bits (far beyond any real request).
+// Without independent words, fragments longer than this are encoded in
+// consecutive chunks so symbol offsets fit in 32 bits (far beyond any real
+// request).
 constexpr size_t kMaxChunk = size_t{1} << 30;
 
 struct Bigram {
@@ -44,11 +44,28 @@ class SentencePieceModel final : public TokenizerModel {
         escaped.push_back(c);
       }
     }
+    Scratch scratch;
+    if (vocab_.words_are_independent()) {
+      // Encode word by word (each word starts at a ▁ that follows other
+      // text): same result, but small heaps that stay in cache.
+      size_t start = 0;
+      for (size_t at = escaped.find(kSpaceMark, 1); at != std::string::npos;
+           at = escaped.find(kSpaceMark, at + kSpaceMark.size())) {
+        const bool after_mark = at >= kSpaceMark.size() + start &&
+                                escaped.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) == 0;
+        if (at > start && !after_mark) {
+          EncodeEscaped(std::string_view(escaped).substr(start, at - start), scratch, out);
+          start = at;
+        }
+      }
+      EncodeEscaped(std::string_view(escaped).substr(start), scratch, out);
+      return;
+    }
     std::string_view rest = escaped;
     while (!rest.empty()) {
       size_t n = std::min(rest.size(), kMaxChunk);
       while (n < rest.size() && (static_cast<uint8_t>(rest[n]) & 0xC0) == 0x80) --n;
-      EncodeEscaped(rest.substr(0, n), out);
+      EncodeEscaped(rest.substr(0, n), scratch, out);
       rest.remove_prefix(n);
     }
   }
@@ -79,9 +96,15 @@ class SentencePieceModel final : public TokenizerModel {
   }
 
  private:
-  void EncodeEscaped(std::string_view text, std::vector<TokenId>& out) const {
+  // Working memory reused across the words of one call.
+  struct Scratch {
     std::vector<MergeSymbol> symbols;
-    symbols.reserve(text.size());
+    std::vector<Bigram> heap;
+  };
+
+  void EncodeEscaped(std::string_view text, Scratch& scratch, std::vector<TokenId>& out) const {
+    std::vector<MergeSymbol>& symbols = scratch.symbols;
+    symbols.clear();
     for (size_t offs = 0; offs < text.size();) {
       const uint32_t len = static_cast<uint32_t>(std::min(SymbolLength(text[offs]), text.size() - offs));
       const int32_t index = static_cast<int32_t>(symbols.size());
@@ -90,21 +113,22 @@ class SentencePieceModel final : public TokenizerModel {
       offs += len;
     }
 
-    std::vector<Bigram> storage;
-    storage.reserve(symbols.size());
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue(BigramOrder{}, std::move(storage));
+    std::vector<Bigram>& heap = scratch.heap;  // a binary heap, best pair at the front
+    heap.clear();
     auto try_add = [&](int32_t left, int32_t right) {
       if (left < 0 || right < 0) return;
       const uint32_t size = symbols[left].size + symbols[right].size;
       const TokenId id = vocab_.Find(text.substr(symbols[left].offset, size));
       if (id == kNoToken) return;
-      queue.push({left, right, vocab_.score(id), size});
+      heap.push_back({left, right, vocab_.score(id), size});
+      std::push_heap(heap.begin(), heap.end(), BigramOrder{});
     };
     for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
 
-    while (!queue.empty()) {
-      const Bigram b = queue.top();
-      queue.pop();
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), BigramOrder{});
+      const Bigram b = heap.back();
+      heap.pop_back();
       MergeSymbol& left = symbols[b.left];
       MergeSymbol& right = symbols[b.right];
       // Stale entry: one side was merged into something else meanwhile.

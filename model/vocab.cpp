@@ -131,6 +131,14 @@ absl::StatusOr<std::shared_ptr<const Vocab>> Vocab::Create(VocabSpec spec) {
   std::fill(std::begin(v->byte_tokens_), std::end(v->byte_tokens_), kNoToken);
   if (spec.kind == TokenizerKind::kSentencePiece) {
     for (int b = 0; b < 256; ++b) v->byte_tokens_[b] = v->Find(absl::StrFormat("<0x%02X>", b));
+    v->words_are_independent_ = std::none_of(v->tokens_.begin(), v->tokens_.end(), [](const std::string& t) {
+      for (size_t at = t.find(kWordStart, 1); at != std::string::npos; at = t.find(kWordStart, at + 1)) {
+        if (at < kWordStart.size() || t.compare(at - kWordStart.size(), kWordStart.size(), kWordStart) != 0) {
+          return true;  // a ▁ preceded by something other than ▁
+        }
+      }
+      return false;
+    });
   }
 
   const KindDefaults d = DefaultsFor(spec.kind);

@@ -124,6 +124,10 @@ class Vocab {
   bool ignore_merges() const { return ignore_merges_; }
   // Decoding removes the space before . , ! ? and some contractions.
   bool clean_spaces() const { return clean_spaces_; }
+  // SentencePiece: no token has a ▁ right after another character, so no
+  // merge can cross the start of a ▁-prefixed word and text may be encoded
+  // word by word with the same result (true for Llama/Phi-3 vocabularies).
+  bool words_are_independent() const { return words_are_independent_; }
 
   // Control, user-defined and unknown tokens whose text is matched in raw
   // input, longest text first (ties by id).
@@ -145,7 +149,7 @@ class Vocab {
   TokenId pad_ = kNoToken, mask_ = kNoToken, eot_ = kNoToken;
   std::vector<TokenId> eog_;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false;
-  bool ignore_merges_ = false, clean_spaces_ = false;
+  bool ignore_merges_ = false, clean_spaces_ = false, words_are_independent_ = false;
   std::vector<TokenId> special_by_length_;
 };
 

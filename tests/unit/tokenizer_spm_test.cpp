@@ -1,5 +1,7 @@
 // SentencePiece-style BPE on a small hand-built vocabulary: merges by score,
 // ▁ space escaping with the space prefix, byte fallback.
+#include <random>
+
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,7 +21,9 @@ struct Ids {
   TokenId space, h, e, l, o, he, ll, lo, sp_h, hell, sp_hell, w, sp_w, sp_user;
 };
 
-std::unique_ptr<Tokenizer> MakeTokenizer(Ids* ids, VocabSpec spec = {}) {
+// `cross_word_token` adds a token with a ▁ inside a word ("z▁z"), which
+// forces whole-text merging instead of word-by-word.
+std::unique_ptr<Tokenizer> MakeTokenizer(Ids* ids, VocabSpec spec = {}, bool cross_word_token = false) {
   spec.kind = TokenizerKind::kSentencePiece;
   spec.tokens = {"<unk>", "<s>", "</s>"};
   spec.types = {TokenType::kUnknown, TokenType::kControl, TokenType::kControl};
@@ -50,6 +54,8 @@ std::unique_ptr<Tokenizer> MakeTokenizer(Ids* ids, VocabSpec spec = {}) {
   ids->w = add("w", -20);
   ids->sp_w = add(sp + "w", -4);
   ids->sp_user = add("<user>", 0, TokenType::kUserDefined);
+  add(sp + sp, -8);  // runs of spaces must stay together when encoding word by word
+  if (cross_word_token) add("z" + sp + "z", -30);
   auto vocab = Vocab::Create(std::move(spec));
   EXPECT_TRUE(vocab.ok()) << vocab.status();
   auto tok = Tokenizer::Create(*vocab);
@@ -65,6 +71,25 @@ TEST(SentencePieceTest, MergesHighestScoreFirst) {
   EXPECT_THAT(tok->Encode("hello"), ElementsAre(id.sp_hell, id.o));
   // Nothing better competes here, so "▁h" forms.
   EXPECT_THAT(tok->Encode("hh"), ElementsAre(id.sp_h, id.h));
+}
+
+// Word-by-word encoding (used when no token spans a word start) must give
+// exactly what merging the whole text at once gives.
+TEST(SentencePieceTest, WordByWordEqualsWholeText) {
+  Ids id;
+  auto by_word = MakeTokenizer(&id);
+  auto whole = MakeTokenizer(&id, {}, /*cross_word_token=*/true);
+  ASSERT_TRUE(by_word->vocab().words_are_independent());
+  ASSERT_FALSE(whole->vocab().words_are_independent());
+  std::mt19937 rng(7);
+  const std::string alphabet[] = {"h", "e", "l", "o", "w", " ", " ", "\u00e9", "<s>"};
+  for (int i = 0; i < 500; ++i) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 30);
+    for (int k = 0; k < n; ++k) text += alphabet[rng() % std::size(alphabet)];
+    const EncodeOptions options{.add_special = true, .parse_special = (i % 2) == 0};
+    ASSERT_EQ(by_word->Encode(text, options), whole->Encode(text, options)) << '"' << text << '"';
+  }
 }
 
 TEST(SentencePieceTest, SpacesBecomeWordMarks) {
