@@ -24,6 +24,13 @@ constexpr uint32_t kMaxDims = 4;
 // Nested arrays are legal but unused in practice; the bound keeps recursion shallow.
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kDefaultAlignment = 32;
+// Real files have a few dozen keys and at most tens of thousands of tensors; the
+// limits keep a hostile count from reserving gigabytes before parsing fails.
+constexpr uint64_t kMaxKeys = 1 << 20;
+constexpr uint64_t kMaxTensors = 1 << 20;
+// Metadata arrays are materialized (a 150k-token vocabulary takes ~10 MB); their
+// in-memory footprint, beyond the string bytes themselves, is capped per file.
+constexpr uint64_t kMaxArrayBytes = 512ull << 20;
 
 // Smallest on-disk size of one value of `type` (a string is at least its length
 // field, an array at least its element type and count). 0 for unknown types.
@@ -100,6 +107,16 @@ namespace {
 class ValueParser {
  public:
   ValueParser(GgufCursor& cursor, const std::string& path) : cur_(cursor), path_(path) {}
+
+  // Charges `count` elements of `elem_bytes` each against the array budget.
+  absl::Status ChargeArray(uint64_t count, uint64_t elem_bytes, absl::string_view key) {
+    if (count > (kMaxArrayBytes - array_bytes_) / elem_bytes) {
+      return Error(absl::StrCat("array '", key, "' of ", count, " elements would take the metadata past ",
+                                kMaxArrayBytes >> 20, " MiB in memory"));
+    }
+    array_bytes_ += count * elem_bytes;
+    return absl::OkStatus();
+  }
 
   absl::Status Error(absl::string_view problem) const {
     return absl::InvalidArgumentError(absl::StrCat(path_, ": ", problem));
@@ -223,6 +240,10 @@ class ValueParser {
       return s;
     }
     out->type = static_cast<GgufValueType>(elem_type);
+    const uint64_t elem_bytes = out->type == GgufValueType::kString  ? sizeof(std::string)
+                                : out->type == GgufValueType::kArray ? sizeof(GgufArray)
+                                                                     : sizeof(int64_t);
+    if (absl::Status s = ChargeArray(count, elem_bytes, key); !s.ok()) return s;
     switch (out->type) {
       case GgufValueType::kUint8: ReadElements<uint8_t>(count, &out->ints); break;
       case GgufValueType::kInt8: ReadElements<int8_t>(count, &out->ints); break;
@@ -274,6 +295,7 @@ class ValueParser {
 
   GgufCursor& cur_;
   const std::string& path_;
+  uint64_t array_bytes_ = 0;  // footprint of the arrays parsed so far
 };
 
 }  // namespace
@@ -374,6 +396,9 @@ absl::Status GgufFile::Parse() {
     return Error(absl::StrCat("metadata count ", n_kv, " is impossible: the file has only ",
                               cur.remaining(), " bytes left"));
   }
+  if (n_kv > kMaxKeys) {
+    return Error(absl::StrCat("metadata count ", n_kv, " exceeds the limit of ", kMaxKeys));
+  }
   if (absl::Status s = ParseMetadata(cur, n_kv); !s.ok()) return s;
   if (absl::Status s = ParseTensorInfos(cur, n_tensors); !s.ok()) return s;
   // The data section starts at the next multiple of the alignment.
@@ -427,6 +452,9 @@ absl::Status GgufFile::ParseTensorInfos(GgufCursor& cur, uint64_t n_tensors) {
   // Each tensor info takes at least a name length, n_dims, one dim, type and offset.
   if (absl::Status s = parser.CheckCount(n_tensors, 8 + 4 + 8 + 4 + 8, "tensor count"); !s.ok()) {
     return s;
+  }
+  if (n_tensors > kMaxTensors) {
+    return Error(absl::StrCat("tensor count ", n_tensors, " exceeds the limit of ", kMaxTensors));
   }
   tensors_.reserve(n_tensors);
   tensor_index_.reserve(n_tensors);

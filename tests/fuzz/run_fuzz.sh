@@ -7,8 +7,9 @@
 #   Seeds: tests/fuzz/corpus/ plus every *.gguf under ../shared/fixtures (when present;
 #   inputs longer than -max_len are truncated by libFuzzer, which still exercises
 #   the real headers and metadata).
-# Exits non-zero when the fuzzer finds a crash, leak, timeout or OOM; the
-# reproducer is left in BUILD_DIR/artifacts/.
+# Exits non-zero when the fuzzer finds a crash, leak, timeout or OOM (1 for a
+# crash, never 77, which ctest could read as a skip); the reproducer is left in
+# BUILD_DIR/artifacts/.
 set -euo pipefail
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -64,4 +65,4 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 exec "$BIN" "$OUT/corpus" "${SEED_DIRS[@]}" \
   -max_total_time="$SECONDS_TO_RUN" -max_len="$MAX_LEN" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-  -timeout=10 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/"
+  -timeout=10 -error_exitcode=1 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/"

@@ -179,6 +179,18 @@ TEST(GgufReaderTest, RejectsAbsurdCountsWithoutAllocating) {
               "length of array 'arr' 3 is impossible");
 }
 
+// Counts that the file could hold but no real model has: refused before any
+// allocation proportional to them.
+TEST(GgufReaderTest, RejectsCountsBeyondTheLimits) {
+  ExpectError(Bytes().Header(3, 0, (1 << 20) + 1).Zeros(14 << 20).bytes(),
+              "metadata count 1048577 exceeds the limit of 1048576");
+  ExpectError(Bytes().Header(3, (1 << 20) + 1, 0).Zeros(33 << 20).bytes(),
+              "tensor count 1048577 exceeds the limit of 1048576");
+  // 2^26 + 1 uint8 elements are 64 MiB on disk but 512 MiB as int64 in memory.
+  ExpectError(Bytes().Header(3, 0, 1).Str("big").U32(9).U32(0).U64((1 << 26) + 1).Zeros((1 << 26) + 1).bytes(),
+              "array 'big' of 67108865 elements would take the metadata past 512 MiB in memory");
+}
+
 TEST(GgufReaderTest, RejectsBadStringLengths) {
   ExpectError(Bytes().Header(3, 0, 1).U64(1ull << 60).Raw("key").Zeros(16).bytes(),
               "string length 1152921504606846976 of the key of metadata entry 0");
