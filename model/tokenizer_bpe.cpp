@@ -5,6 +5,7 @@
 // No cache: each call works on its own stack, so Encode stays lock-free.
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "model/pretokenize.h"
 #include "model/tokenizer_internal.h"
@@ -17,6 +18,7 @@ struct Bigram {
   int32_t left;
   int32_t right;
   int32_t rank;
+  TokenId merged;  // token of the merged text, or kNoToken
   uint32_t left_size;
   uint32_t right_size;
 };
@@ -53,18 +55,26 @@ const ByteMapping& Mapping() {
 
 class ByteLevelBpeModel final : public TokenizerModel {
  public:
-  ByteLevelBpeModel(const Vocab& vocab, PreTokenizer rules) : vocab_(vocab), rules_(rules) {}
+  ByteLevelBpeModel(const Vocab& vocab, PreTokenizer rules) : vocab_(vocab), rules_(rules) {
+    for (int b = 0; b < 256; ++b) byte_ids_[b] = vocab_.Find(Mapping().byte_to_utf8[b]);
+  }
 
   void EncodeText(std::string_view text, bool /*after_special*/, std::vector<TokenId>& out) const override {
     const ByteMapping& mapping = Mapping();
-    // Scratch reused across the words of this call.
-    std::string mapped;
-    std::string key;
-    std::vector<MergeSymbol> symbols;
-    std::vector<Bigram> storage;
-
+    Scratch scratch;
     for (std::string_view word : PreTokenize(rules_, text)) {
-      mapped.clear();
+      // Map the word's bytes; each byte is one initial symbol.
+      scratch.mapped.clear();
+      scratch.symbols.clear();
+      scratch.ids.clear();
+      auto add_byte = [&](uint8_t b) {
+        const std::string& m = mapping.byte_to_utf8[b];
+        const int32_t index = static_cast<int32_t>(scratch.symbols.size());
+        scratch.symbols.push_back({index - 1, index + 1, static_cast<uint32_t>(scratch.mapped.size()),
+                                   static_cast<uint32_t>(m.size())});
+        scratch.ids.push_back(byte_ids_[b]);
+        scratch.mapped.append(m);
+      };
       for (size_t pos = 0; pos < word.size();) {
         size_t n = 0;
         const char32_t cp = unicode::DecodeUtf8(word, pos, &n);
@@ -72,16 +82,18 @@ class ByteLevelBpeModel final : public TokenizerModel {
         // mapping; valid characters keep their bytes.
         const std::string_view bytes =
             (cp == unicode::kReplacementChar && n == 1) ? std::string_view("\xEF\xBF\xBD") : word.substr(pos, n);
-        for (char c : bytes) mapped.append(mapping.byte_to_utf8[static_cast<uint8_t>(c)]);
+        for (char c : bytes) add_byte(static_cast<uint8_t>(c));
         pos += n;
       }
+      if (scratch.symbols.empty()) continue;
+      scratch.symbols.back().next = -1;
       if (vocab_.ignore_merges()) {
-        if (const TokenId id = vocab_.Find(mapped); id != kNoToken) {
+        if (const TokenId id = vocab_.Find(scratch.mapped); id != kNoToken) {
           out.push_back(id);
           continue;
         }
       }
-      MergeWord(mapped, key, symbols, storage, out);
+      MergeWord(scratch, out);
     }
   }
 
@@ -104,25 +116,32 @@ class ByteLevelBpeModel final : public TokenizerModel {
   }
 
  private:
-  void MergeWord(std::string_view word, std::string& key, std::vector<MergeSymbol>& symbols,
-                 std::vector<Bigram>& storage, std::vector<TokenId>& out) const {
-    symbols.clear();
-    for (size_t offs = 0; offs < word.size();) {
-      const uint32_t len = static_cast<uint32_t>(std::min(SymbolLength(word[offs]), word.size() - offs));
-      const int32_t index = static_cast<int32_t>(symbols.size());
-      symbols.push_back({index - 1, offs + len == word.size() ? -1 : index + 1, static_cast<uint32_t>(offs), len});
-      offs += len;
-    }
-    // A binary heap kept in `storage` so its capacity is reused across words.
-    std::vector<Bigram>& heap = storage;
+  // Working memory reused across the words of one call.
+  struct Scratch {
+    std::string mapped;                // the word in byte-to-unicode form
+    std::vector<MergeSymbol> symbols;  // offsets into `mapped`
+    std::vector<TokenId> ids;          // token of each symbol's text, or kNoToken
+    std::vector<Bigram> heap;          // candidate merges, best at the front
+    std::string key;
+  };
+
+  void MergeWord(Scratch& s, std::vector<TokenId>& out) const {
+    const std::string_view word = s.mapped;
+    std::vector<MergeSymbol>& symbols = s.symbols;
+    std::vector<Bigram>& heap = s.heap;
     heap.clear();
     auto try_add = [&](int32_t left, int32_t right) {
       if (left < 0 || right < 0) return;
       const MergeSymbol& l = symbols[left];
       const MergeSymbol& r = symbols[right];
-      const int32_t rank = vocab_.MergeRank(word.substr(l.offset, l.size), word.substr(r.offset, r.size), key);
-      if (rank < 0) return;
-      heap.push_back({left, right, rank, l.size, r.size});
+      std::optional<Vocab::Merge> merge;
+      if (s.ids[left] != kNoToken && s.ids[right] != kNoToken) {
+        merge = vocab_.MergeOfTokens(s.ids[left], s.ids[right]);
+      } else if (vocab_.has_text_merges()) {
+        merge = vocab_.MergeOfTexts(word.substr(l.offset, l.size), word.substr(r.offset, r.size), s.key);
+      }
+      if (!merge) return;
+      heap.push_back({left, right, merge->rank, merge->merged, l.size, r.size});
       std::push_heap(heap.begin(), heap.end(), BigramOrder{});
     };
     for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
@@ -138,21 +157,20 @@ class ByteLevelBpeModel final : public TokenizerModel {
       left.size += right.size;
       right.size = 0;
       left.next = right.next;
+      s.ids[b.left] = b.merged;
       if (right.next >= 0) symbols[right.next].prev = b.left;
       try_add(left.prev, b.left);
       try_add(b.left, left.next);
     }
 
-    for (int32_t i = symbols.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
-      const std::string_view piece = word.substr(symbols[i].offset, symbols[i].size);
-      const TokenId id = vocab_.Find(piece);
-      if (id != kNoToken) {
-        out.push_back(id);
+    for (int32_t i = 0; i != -1; i = symbols[i].next) {
+      if (s.ids[i] != kNoToken) {
+        out.push_back(s.ids[i]);
         continue;
       }
       // No token for the symbol: emit whichever of its single bytes are
       // tokens (what the reference runtime does; it drops the rest).
-      for (char c : piece) {
+      for (char c : word.substr(symbols[i].offset, symbols[i].size)) {
         const TokenId byte_id = vocab_.Find(std::string_view(&c, 1));
         if (byte_id != kNoToken) out.push_back(byte_id);
       }
@@ -161,6 +179,7 @@ class ByteLevelBpeModel final : public TokenizerModel {
 
   const Vocab& vocab_;
   const PreTokenizer rules_;
+  TokenId byte_ids_[256];  // token of each byte's mapped character, or kNoToken
 };
 
 }  // namespace

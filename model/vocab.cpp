@@ -80,12 +80,27 @@ TokenId Vocab::Find(std::string_view text) const {
   return it == token_to_id_.end() ? kNoToken : it->second;
 }
 
-int32_t Vocab::MergeRank(std::string_view left, std::string_view right, std::string& scratch) const {
+namespace {
+uint64_t PairKey(TokenId left, TokenId right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+}  // namespace
+
+std::optional<Vocab::Merge> Vocab::MergeOfTokens(TokenId left, TokenId right) const {
+  auto it = token_merges_.find(PairKey(left, right));
+  if (it == token_merges_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Vocab::Merge> Vocab::MergeOfTexts(std::string_view left, std::string_view right,
+                                                std::string& scratch) const {
+  if (text_merges_.empty()) return std::nullopt;
   scratch.assign(left);
   scratch.push_back(' ');
   scratch.append(right);
-  auto it = merge_ranks_.find(scratch);
-  return it == merge_ranks_.end() ? -1 : it->second;
+  auto it = text_merges_.find(scratch);
+  if (it == text_merges_.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::StatusOr<std::shared_ptr<const Vocab>> Vocab::Create(VocabSpec spec) {
@@ -118,6 +133,7 @@ absl::StatusOr<std::shared_ptr<const Vocab>> Vocab::Create(VocabSpec spec) {
     if (!spec.types.empty()) v->attrs_[i] = AttrFromType(spec.types[i]);
   }
 
+  v->token_merges_.reserve(spec.merges.size());
   for (size_t r = 0; r < spec.merges.size(); ++r) {
     const std::string& m = spec.merges[r];
     const size_t space = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
@@ -125,7 +141,16 @@ absl::StatusOr<std::shared_ptr<const Vocab>> Vocab::Create(VocabSpec spec) {
       return absl::InvalidArgumentError(
           absl::StrFormat("merge %d (\"%s\") is not of the form \"left right\"", r, m));
     }
-    v->merge_ranks_.try_emplace(m, static_cast<int32_t>(r));  // the first (best) rank wins
+    const std::string_view left = std::string_view(m).substr(0, space);
+    const std::string_view right = std::string_view(m).substr(space + 1);
+    const TokenId l = v->Find(left), r_id = v->Find(right);
+    const Merge merge{static_cast<int32_t>(r), v->Find(std::string(left) + std::string(right))};
+    // For a repeated rule the first (best) rank wins.
+    if (l != kNoToken && r_id != kNoToken) {
+      v->token_merges_.try_emplace(PairKey(l, r_id), merge);
+    } else {
+      v->text_merges_.try_emplace(m, merge);
+    }
   }
 
   std::fill(std::begin(v->byte_tokens_), std::end(v->byte_tokens_), kNoToken);

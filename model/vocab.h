@@ -99,9 +99,19 @@ class Vocab {
 
   // The id of a token with exactly this text, or kNoToken.
   TokenId Find(std::string_view text) const;
-  // Byte-level BPE: the rank of merging `left` with `right`, or -1 when no such merge.
-  // Uses `scratch` as a key buffer so the call does not allocate in the steady state.
-  int32_t MergeRank(std::string_view left, std::string_view right, std::string& scratch) const;
+  // Byte-level BPE merge rule: its rank (lower merges first) and the id of
+  // the merged text (kNoToken when the merged text is not a token).
+  struct Merge {
+    int32_t rank = -1;
+    TokenId merged = kNoToken;
+  };
+  // The merge of two tokens, or nullopt when there is no such rule. Fast path.
+  std::optional<Merge> MergeOfTokens(TokenId left, TokenId right) const;
+  // The merge of two texts, at least one of which is not a token (rare:
+  // only rules naming non-token pieces). Uses `scratch` as a key buffer.
+  std::optional<Merge> MergeOfTexts(std::string_view left, std::string_view right, std::string& scratch) const;
+  // True when some merge rule names a piece that is not a token.
+  bool has_text_merges() const { return !text_merges_.empty(); }
   // SentencePiece: the <0xNN> token of `byte`, or kNoToken.
   TokenId ByteToken(uint8_t byte) const { return byte_tokens_[byte]; }
   // Length in bytes of the longest token text.
@@ -142,7 +152,10 @@ class Vocab {
   std::vector<float> scores_;
   std::vector<uint32_t> attrs_;
   absl::flat_hash_map<std::string, TokenId> token_to_id_;
-  absl::flat_hash_map<std::string, int32_t> merge_ranks_;  // key: left + ' ' + right
+  // Merge rules by (left id << 32 | right id); rules naming a non-token piece
+  // are kept by their text "left right" instead.
+  absl::flat_hash_map<uint64_t, Merge> token_merges_;
+  absl::flat_hash_map<std::string, Merge> text_merges_;
   TokenId byte_tokens_[256];
   size_t max_token_bytes_ = 0;
   TokenId bos_ = kNoToken, eos_ = kNoToken, unk_ = kNoToken, sep_ = kNoToken;

@@ -18,9 +18,10 @@ const std::vector<std::string> kTokens = {
     "h", "e", "l", "o", "w", "r", "d", "\u0120", "\u010a",           // 0-8
     "lo", "ll", "he", "hel", "\u0120w", "or", "\u0120wor", "ld",     // 9-16
     "\u00c3", "\u00a9", "\u00c3\u00a9", "hello", "<|endoftext|>",    // 17-21
-    "<tool>"};                                                       // 22
+    "<tool>", "xy"};                                                 // 22-23
+// "x y" names pieces that are not tokens themselves (looked up by text).
 const std::vector<std::string> kMerges = {"l o", "l l", "h e", "\u0120 w", "o r", "\u0120w or",
-                                          "l d", "he l", "\u00c3 \u00a9"};
+                                          "l d", "he l", "\u00c3 \u00a9", "x y"};
 
 std::unique_ptr<Tokenizer> MakeTokenizer(std::string pre, absl::Status* error = nullptr) {
   VocabSpec spec;
@@ -49,6 +50,13 @@ TEST(ByteLevelBpeTest, MergesLowestRankFirst) {
   // Ġ w o r l d: "Ġ w" (3), "o r" (4), "Ġw or" (5), "l d" (6).
   EXPECT_THAT(tok->Encode(" world"), ElementsAre(15, 16));
   EXPECT_THAT(tok->Encode("hello world"), ElementsAre(12, 9, 15, 16));
+}
+
+TEST(ByteLevelBpeTest, MergesOfNonTokenPieces) {
+  auto tok = MakeTokenizer("gpt-2");
+  EXPECT_TRUE(tok->vocab().has_text_merges());
+  EXPECT_THAT(tok->Encode("xy"), ElementsAre(23));
+  EXPECT_THAT(tok->Encode("hexy"), ElementsAre(11, 23));
 }
 
 TEST(ByteLevelBpeTest, BytesAreMappedToPrintableCharacters) {
