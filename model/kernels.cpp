@@ -20,14 +20,19 @@ using kernels::RowDotFn;
 
 struct Tables {
   KernelTable level[3] = {};
+  kernels::ActivationQuantizers quant[3];
 };
 
 const Tables& GetTables() {
   static const Tables tables = [] {
     Tables t;
     kernels::FillScalarKernels(t.level[0]);
+    t.quant[0] = {&QuantizeActivations32, &QuantizeActivationsK};
     const CpuFeatures& f = DetectCpuFeatures();
+    t.quant[1] = t.quant[2] = t.quant[0];
     if (f.avx2) {
+      kernels::FillAvx2ActivationQuantizers(t.quant[1]);
+      t.quant[2] = t.quant[1];
       kernels::FillAvx2QuantKernels(t.level[1]);
       kernels::FillAvx2FloatKernels(t.level[1]);
     }
@@ -81,6 +86,12 @@ absl::Status CheckCall(const WeightView& w, const float* x, const float* y) {
 
 }  // namespace
 
+namespace kernels {
+const ActivationQuantizers& ActivationQuantizersFor(CpuLevel level) {
+  return GetTables().quant[static_cast<int>(level)];
+}
+}  // namespace kernels
+
 WeightView DenseWeights(GgmlType type, int64_t rows, int64_t cols, const void* data) {
   return WeightView{type, rows, cols, data, RowBytes(type, cols)};
 }
@@ -131,7 +142,8 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
   if (n == 0 || w.rows == 0) return absl::OkStatus();
 
   const ActivationMode mode = ResolveActivationMode(w.type, options.activations);
-  RowDotFn fn = FindKernel(w.type, mode, CapLevel(options), nullptr);
+  const CpuLevel cap = CapLevel(options);
+  RowDotFn fn = FindKernel(w.type, mode, cap, nullptr);
   const int threads = pool ? pool->num_threads() : 1;
   auto parallel = [&](int64_t tasks, auto&& body) {
     if (pool) {
@@ -152,15 +164,21 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
     if (static_cast<int64_t>(scratch.size()) < n * act_stride + 64) scratch.resize(n * act_stride + 64);
     // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines.
     uint8_t* base = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-    parallel(n, [&](int64_t i) {
+    const kernels::ActivationQuantizers& quant = kernels::ActivationQuantizersFor(cap);
+    auto quantize_row = [&](int64_t i) {
       const float* xi = x + i * w.cols;
       uint8_t* dst = base + i * act_stride;
       if (k) {
-        QuantizeActivationsK(xi, w.cols, reinterpret_cast<BlockQ8_K*>(dst));
+        quant.super_block(xi, w.cols, reinterpret_cast<BlockQ8_K*>(dst));
       } else {
-        QuantizeActivations32(xi, w.cols, reinterpret_cast<ActBlock32*>(dst));
+        quant.block32(xi, w.cols, reinterpret_cast<ActBlock32*>(dst));
       }
-    });
+    };
+    if (n == 1) {
+      quantize_row(0);  // microseconds: not worth waking the pool
+    } else {
+      parallel(n, quantize_row);
+    }
     act_base = base;
   }
 

@@ -4,6 +4,10 @@
 
 #include <cstdint>
 
+#include "model/activation_quant.h"
+#include "model/cpu_features.h"
+#include "model/quant_blocks.h"
+
 namespace tinyrag::kernels {
 
 // Activation rows a row kernel handles at once (weights decoded once for all).
@@ -31,5 +35,16 @@ void FillAvx2QuantKernels(KernelTable& table);
 void FillAvx2FloatKernels(KernelTable& table);
 void FillAvx512QuantKernels(KernelTable& table);
 void FillAvx512FloatKernels(KernelTable& table);
+
+// Activation quantizers (model/activation_quant.h semantics, bit-identical
+// at every level).
+struct ActivationQuantizers {
+  void (*block32)(const float* x, int64_t n, ActBlock32* out) = nullptr;
+  void (*super_block)(const float* x, int64_t n, BlockQ8_K* out) = nullptr;
+};
+void FillAvx2ActivationQuantizers(ActivationQuantizers& q);
+
+// The quantizers MatVec/MatMul use at `level` (the best one <= level).
+const ActivationQuantizers& ActivationQuantizersFor(CpuLevel level);
 
 }  // namespace tinyrag::kernels

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "model/activation_quant.h"
 #include "model/half.h"
+#include "model/kernels_internal.h"
 #include "model/quant_blocks.h"
 #include "model/quantize.h"
 
@@ -355,6 +356,37 @@ TEST(ActivationQuantTest, SuperBlockMapsLargestMagnitudeToMinus127) {
   QuantizeActivationsK(zeros.data(), 256, q.data());
   EXPECT_EQ(q[0].d, 0.0f);
   EXPECT_EQ(q[0].bsums[5], 0);
+}
+
+// The SIMD activation quantizers write exactly the scalar bytes, including
+// rows with ties for the largest magnitude, exact halves and zero blocks.
+TEST(ActivationQuantTest, EveryLevelWritesTheScalarBytes) {
+  const int64_t n = 2048;
+  for (uint32_t seed = 0; seed < 20; ++seed) {
+    std::vector<float> x = RandomActivations(n, 500 + seed);
+    if (seed % 4 == 1) {
+      for (int64_t j = 0; j < 256; ++j) x[j] = 0.0f;  // an all-zero block
+    }
+    if (seed % 4 == 2) {
+      x[10] = -9.0f;  // tie in magnitude: the first one decides the sign
+      x[20] = 9.0f;
+      for (int64_t j = 300; j < 340; ++j) x[j] = 0.5f * static_cast<float>(j - 320);
+    }
+    std::vector<ActBlock32> ref32(n / kQK), got32(n / kQK);
+    std::vector<BlockQ8_K> refk(n / kQK_K), gotk(n / kQK_K);
+    QuantizeActivations32(x.data(), n, ref32.data());
+    QuantizeActivationsK(x.data(), n, refk.data());
+    for (int l = 0; l <= static_cast<int>(ActiveCpuLevel()); ++l) {
+      SCOPED_TRACE(testing::Message() << "seed " << seed << " level " << l);
+      const auto& q = kernels::ActivationQuantizersFor(static_cast<CpuLevel>(l));
+      std::memset(got32.data(), 0xAB, got32.size() * sizeof(ActBlock32));
+      std::memset(gotk.data(), 0xAB, gotk.size() * sizeof(BlockQ8_K));
+      q.block32(x.data(), n, got32.data());
+      q.super_block(x.data(), n, gotk.data());
+      EXPECT_EQ(std::memcmp(ref32.data(), got32.data(), ref32.size() * sizeof(ActBlock32)), 0);
+      EXPECT_EQ(std::memcmp(refk.data(), gotk.data(), refk.size() * sizeof(BlockQ8_K)), 0);
+    }
+  }
 }
 
 }  // namespace
