@@ -20,7 +20,15 @@
 namespace tinyrag {
 namespace {
 
-inline int Round(float v) { return static_cast<int>(std::lrint(v)); }
+// Round half to even, like lrint but without a libm call on baseline x86-64:
+// adding 1.5 * 2^23 leaves the rounded integer in the low mantissa bits.
+inline int Round(float v) {
+  if (!(std::fabs(v) < 4194303.0f)) return v > 0 ? (1 << 22) : -(1 << 22);  // clamped by callers
+  const float shifted = v + 12582912.0f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
 
 inline int Clamp(int v, int lo, int hi) { return std::min(std::max(v, lo), hi); }
 
