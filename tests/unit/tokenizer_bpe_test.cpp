@@ -1,5 +1,7 @@
 // Byte-level BPE on a small hand-built vocabulary: GPT-2 byte mapping,
 // merges by rank, pre-tokenizer selection, special tokens, decoding.
+#include <random>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/tokenizer.h"
@@ -120,6 +122,22 @@ TEST(ByteLevelBpeTest, MalformedMergesAreRejected) {
   spec.tokens = kTokens;
   spec.merges = {"nospace"};
   EXPECT_FALSE(Vocab::Create(spec).ok());
+}
+
+// Arbitrary bytes (invalid UTF-8 included) never crash and give valid ids.
+TEST(ByteLevelBpeTest, RandomBytesGiveValidIds) {
+  auto tok = MakeTokenizer("gpt-2");
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 300; ++i) {
+    std::string text(rng() % 64, '\0');
+    for (char& c : text) c = static_cast<char>(rng() % 256);
+    for (int mode = 0; mode < 4; ++mode) {
+      const EncodeOptions options{.add_special = (mode & 1) != 0, .parse_special = (mode & 2) != 0};
+      const std::vector<TokenId> ids = tok->Encode(text, options);
+      for (TokenId t : ids) ASSERT_TRUE(t >= 0 && t < tok->vocab().size()) << t;
+      (void)tok->Decode(ids);
+    }
+  }
 }
 
 }  // namespace

@@ -170,5 +170,22 @@ TEST(SentencePieceTest, DecodeRoundTrips) {
   EXPECT_EQ(tok->TokenToPiece(100000), "");
 }
 
+// Arbitrary bytes (invalid UTF-8 included) never crash and give valid ids.
+TEST(SentencePieceTest, RandomBytesGiveValidIds) {
+  Ids id;
+  auto tok = MakeTokenizer(&id);
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 300; ++i) {
+    std::string text(rng() % 64, '\0');
+    for (char& c : text) c = static_cast<char>(rng() % 256);
+    for (int mode = 0; mode < 4; ++mode) {
+      const EncodeOptions options{.add_special = (mode & 1) != 0, .parse_special = (mode & 2) != 0};
+      const std::vector<TokenId> ids = tok->Encode(text, options);
+      for (TokenId t : ids) ASSERT_TRUE(t >= 0 && t < tok->vocab().size()) << t;
+      (void)tok->Decode(ids);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tinyrag

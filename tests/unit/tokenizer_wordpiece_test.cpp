@@ -2,6 +2,7 @@
 // form ("▁word" starts a word, continuation pieces have no "##").
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -148,6 +149,22 @@ TEST(WordPieceTest, MiniLmVocabTxtMatchesGgufVocabulary) {
   EXPECT_EQ((*from_txt)->bos(), (*from_gguf)->bos());
   EXPECT_EQ((*from_txt)->sep(), (*from_gguf)->sep());
   EXPECT_EQ((*from_txt)->unk(), (*from_gguf)->unk());
+}
+
+// Arbitrary bytes (invalid UTF-8 included) never crash and give valid ids.
+TEST(WordPieceTest, RandomBytesGiveValidIds) {
+  auto tok = MakeTokenizer();
+  std::mt19937 rng(1234);
+  for (int i = 0; i < 300; ++i) {
+    std::string text(rng() % 64, '\0');
+    for (char& c : text) c = static_cast<char>(rng() % 256);
+    for (int mode = 0; mode < 4; ++mode) {
+      const EncodeOptions options{.add_special = (mode & 1) != 0, .parse_special = (mode & 2) != 0};
+      const std::vector<TokenId> ids = tok->Encode(text, options);
+      for (TokenId t : ids) ASSERT_TRUE(t >= 0 && t < tok->vocab().size()) << t;
+      (void)tok->Decode(ids);
+    }
+  }
 }
 
 }  // namespace
