@@ -1,50 +1,30 @@
-// Byte-level BPE pre-tokenizers, reproducing the reference runtime's splits.
-//
-// The reference describes each rule set as a sequence of regular expressions:
-// the first splits the whole text, each next one splits every piece of the
-// previous result again (a piece never grows across a boundary). Within a
-// piece, matches are searched left to right: the text between two matches
-// becomes a piece of its own, and so does every match. Each expression here
-// is a hand-written matcher that returns, at a given position, the length of
-// the match a backtracking (leftmost-alternative-first) regex engine would
-// find there, or 0 when none starts there.
-//
-// Character classes follow the reference: \p{L}, \p{N}, \p{P} are the Unicode
-// general categories L*, N*, P* (from ICU); \s is the Unicode White_Space
-// property. The reference runs literal non-ASCII character sets (the
-// deepseek CJK and Latin ranges) over a copy of the text in which every
-// non-ASCII white space was replaced by U+000B, so white space never matches
-// such a set; IsInSet() preserves that.
+// Byte-level BPE pre-tokenizers: decoding and classifying the text, rule set
+// names, and the splitting driver. How each rule set splits lives in
+// pretokenize_rules.cpp.
 #include "model/pretokenize.h"
 
 #include <unicode/uchar.h>
+#include <unicode/uversion.h>
 
-#include <algorithm>
 #include <array>
-#include <iterator>
 #include <cstdint>
-#include <initializer_list>
-#include <span>
 #include <string>
-#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "model/pretokenize_internal.h"
 
 namespace tinyrag {
 namespace {
 
-// Per-code-point class bits. A code point is at most one of letter, number,
-// space (White_Space never overlaps L* or N* or P*); punctuation is tracked
-// for the rule sets that split on \p{P}. "Other" means none of letter,
-// number, space.
-enum : uint8_t {
-  kLetter = 1,
-  kNumber = 2,
-  kSpace = 4,
-  kPunct = 8,
-};
+using pretokenize_internal::Decoded;
+using pretokenize_internal::kLetter;
+using pretokenize_internal::kMark;
+using pretokenize_internal::kNumber;
+using pretokenize_internal::kPunct;
+using pretokenize_internal::kSpace;
+using pretokenize_internal::kSymbol;
 
 uint8_t ClassifyWithIcu(uint32_t cp) {
   if (cp > 0x10FFFF) return 0;  // decodable but not Unicode: category Cn
@@ -69,6 +49,21 @@ uint8_t ClassifyWithIcu(uint32_t cp) {
     case U_FINAL_PUNCTUATION:
     case U_OTHER_PUNCTUATION:
       return kPunct;
+    case U_MATH_SYMBOL:
+    case U_CURRENCY_SYMBOL:
+    case U_MODIFIER_SYMBOL:
+    case U_OTHER_SYMBOL:
+      return kSymbol;
+    case U_NON_SPACING_MARK:
+    case U_ENCLOSING_MARK:
+    case U_COMBINING_SPACING_MARK:
+      return kMark;
+#if U_ICU_VERSION_MAJOR_NUM < 74
+    case U_UNASSIGNED:
+      // The reference's tables follow Unicode 15.1, whose only new code
+      // points are CJK Extension I (category Lo); older ICU lacks them.
+      return (cp >= 0x2EBF0 && cp <= 0x2EE5D) ? kLetter : 0;
+#endif
     default:
       return 0;
   }
@@ -79,18 +74,11 @@ const std::array<uint8_t, 128>& AsciiClasses() {
   static const std::array<uint8_t, 128> table = [] {
     std::array<uint8_t, 128> t{};
     for (uint32_t c = 0; c < 128; ++c) t[c] = ClassifyWithIcu(c);
+    t['~'] &= ~kSymbol;  // see pretokenize_internal.h
     return t;
   }();
   return table;
 }
-
-// The text as code points, with the class of each and the byte offset where
-// each starts (plus one final entry: the text's size).
-struct Decoded {
-  std::vector<uint32_t> cps;
-  std::vector<uint8_t> cls;
-  std::vector<size_t> offsets;
-};
 
 // Decodes UTF-8 the way the reference does: only the structure is checked
 // (lead byte pattern and continuation bytes), so overlong forms and
@@ -135,273 +123,6 @@ Decoded Decode(std::string_view text) {
   return d;
 }
 
-bool Has(const Decoded& d, size_t i, uint8_t bits) { return (d.cls[i] & bits) != 0; }
-bool IsOther(const Decoded& d, size_t i) { return (d.cls[i] & (kLetter | kNumber | kSpace)) == 0; }
-bool IsNewline(uint32_t cp) { return cp == '\r' || cp == '\n'; }
-
-// End of the run of code points with any of `bits`, starting at `p`.
-size_t RunOf(const Decoded& d, size_t p, size_t end, uint8_t bits) {
-  while (p < end && Has(d, p, bits)) ++p;
-  return p;
-}
-size_t RunOfOther(const Decoded& d, size_t p, size_t end) {
-  while (p < end && IsOther(d, p)) ++p;
-  return p;
-}
-
-// A matcher returns the length of the match starting at `p` within [p, end),
-// or 0 when no match starts at `p`.
-using Matcher = size_t (*)(const Decoded& d, size_t p, size_t end);
-
-// 's|'t|'re|'ve|'m|'ll|'d, case-sensitive or ASCII case-insensitive. (The
-// reference lower-cases with the Unicode mapping; no non-ASCII code point
-// lower-cases to one of these letters, so ASCII folding is the same.)
-template <bool kIgnoreCase>
-size_t MatchContraction(const Decoded& d, size_t p, size_t end) {
-  if (d.cps[p] != '\'' || p + 1 >= end) return 0;
-  auto fold = [](uint32_t c) { return (kIgnoreCase && c >= 'A' && c <= 'Z') ? c + 32 : c; };
-  const uint32_t a = fold(d.cps[p + 1]);
-  if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
-  if (p + 2 >= end) return 0;
-  const uint32_t b = fold(d.cps[p + 2]);
-  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
-  return 0;
-}
-
-// GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
-size_t MatchGpt2(const Decoded& d, size_t p, size_t end) {
-  if (size_t n = MatchContraction<false>(d, p, end)) return n;
-  // The optional leading space only helps when something follows it.
-  const size_t q = (d.cps[p] == ' ' && p + 1 < end) ? p + 1 : p;
-  if (Has(d, q, kLetter)) return RunOf(d, q, end, kLetter) - p;
-  if (Has(d, q, kNumber)) return RunOf(d, q, end, kNumber) - p;
-  if (IsOther(d, q)) return RunOfOther(d, q, end) - p;
-  // \s+(?!\S): all the white space at the end of the piece, else all but the
-  // last one (which then prefixes the next word). A single white space before
-  // a non-space matches nothing and becomes a piece of its own.
-  const size_t e = RunOf(d, p, end, kSpace);
-  if (e == end) return e - p;
-  return e - p > 1 ? e - p - 1 : 0;
-}
-
-// Llama 3 / Qwen2 (kMaxDigits 3 / 1):
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
-// | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-template <size_t kMaxDigits>
-size_t MatchLlama3(const Decoded& d, size_t p, size_t end) {
-  if (size_t n = MatchContraction<true>(d, p, end)) return n;
-  const uint32_t c = d.cps[p];
-  if (!IsNewline(c) && !Has(d, p, kNumber)) {
-    if (Has(d, p, kLetter)) return RunOf(d, p, end, kLetter) - p;
-    if (p + 1 < end && Has(d, p + 1, kLetter)) return RunOf(d, p + 1, end, kLetter) - p;
-  }
-  if (Has(d, p, kNumber)) {
-    size_t e = p + 1;
-    while (e < end && e - p < kMaxDigits && Has(d, e, kNumber)) ++e;
-    return e - p;
-  }
-  const size_t q = (c == ' ' && p + 1 < end) ? p + 1 : p;
-  if (IsOther(d, q)) {
-    size_t e = RunOfOther(d, q, end);
-    while (e < end && IsNewline(d.cps[e])) ++e;
-    return e - p;
-  }
-  // Here c is white space. \s*[\r\n]+ ends after the run's last newline.
-  size_t e = p;
-  size_t after_newline = 0;
-  for (; e < end && Has(d, e, kSpace); ++e) {
-    if (IsNewline(d.cps[e])) after_newline = e + 1;
-  }
-  if (after_newline != 0) return after_newline - p;
-  // \s+(?!\S) keeps the last space for the next word; \s+ takes a lone one.
-  return (e < end && e - p > 1) ? e - p - 1 : e - p;
-}
-
-// One code point of category N: \p{N}
-size_t MatchOneNumber(const Decoded& d, size_t p, size_t) { return Has(d, p, kNumber) ? 1 : 0; }
-
-// \p{N}+
-size_t MatchNumbers(const Decoded& d, size_t p, size_t end) { return RunOf(d, p, end, kNumber) - p; }
-
-// [0-9][0-9][0-9]
-size_t MatchThreeAsciiDigits(const Decoded& d, size_t p, size_t end) {
-  if (end - p < 3) return 0;
-  for (size_t i = p; i < p + 3; ++i) {
-    if (d.cps[i] < '0' || d.cps[i] > '9') return 0;
-  }
-  return 3;
-}
-
-// [\p{P}\$\+<=>\^~\|`]+ (falcon) and [\p{P}\$\+<=>\^~\|]+ (default).
-template <bool kWithBacktick>
-size_t MatchPunctuationRun(const Decoded& d, size_t p, size_t end) {
-  auto in_set = [&](size_t i) {
-    switch (d.cps[i]) {
-      case '$': case '+': case '<': case '=': case '>': case '^': case '~': case '|':
-        return true;
-      case '`':
-        return kWithBacktick;
-      default:
-        return Has(d, i, kPunct);
-    }
-  };
-  size_t e = p;
-  while (e < end && in_set(e)) ++e;
-  return e - p;
-}
-
-// [\r\n]
-size_t MatchNewline(const Decoded& d, size_t p, size_t) { return IsNewline(d.cps[p]) ? 1 : 0; }
-
-using CodeRange = std::pair<uint32_t, uint32_t>;  // inclusive
-
-// Latin, Greek, Cyrillic, ... letters listed explicitly by the deepseek-llm
-// pre-tokenizer (A-Za-zµÀ-ÖØ-öø-ƺ... in its pattern).
-constexpr CodeRange kDeepseekLetters[] = {
-    {0x0041, 0x005A}, {0x0061, 0x007A}, {0x00B5, 0x00B5}, {0x00C0, 0x00D6}, {0x00D8, 0x00F6},
-    {0x00F8, 0x01BA}, {0x01BC, 0x01BF}, {0x01C4, 0x0293}, {0x0295, 0x02AF}, {0x0370, 0x0373},
-    {0x0376, 0x0377}, {0x037B, 0x037D}, {0x037F, 0x037F}, {0x0386, 0x0386}, {0x0388, 0x038A},
-    {0x038C, 0x038C}, {0x038E, 0x03A1}, {0x03A3, 0x03F5}, {0x03F7, 0x0481}, {0x048A, 0x052F},
-    {0x0531, 0x0556}, {0x10A0, 0x10C5}, {0x13A0, 0x13F5}, {0x13F8, 0x13FD}, {0x1C90, 0x1CBA},
-    {0x1CBD, 0x1CBF}, {0x1D00, 0x1D2B}, {0x1D6B, 0x1D77}, {0x1D79, 0x1D9A}, {0x1E00, 0x1F15},
-    {0x1F18, 0x1F1D}, {0x1F20, 0x1F45}, {0x1F48, 0x1F4D}, {0x1F50, 0x1F57}, {0x1F59, 0x1F59},
-    {0x1F5B, 0x1F5B}, {0x1F5D, 0x1F5D}, {0x1F5F, 0x1F7D}, {0x1F80, 0x1FB4}, {0x1FB6, 0x1FBC},
-    {0x1FBE, 0x1FBE}, {0x1FC2, 0x1FC4}, {0x1FC6, 0x1FCC}, {0x1FD0, 0x1FD3}, {0x1FD6, 0x1FDB},
-    {0x1FE0, 0x1FEC}, {0x1FF2, 0x1FF4}, {0x1FF6, 0x1FFC}, {0x2102, 0x2102}, {0x2107, 0x2107},
-    {0x210A, 0x2113}, {0x2115, 0x2115}, {0x2119, 0x211D}, {0x2124, 0x2124}, {0x2126, 0x2126},
-    {0x2128, 0x2128}, {0x212A, 0x212D}, {0x212F, 0x2134}, {0x2139, 0x2139}, {0x213C, 0x213F},
-    {0x2145, 0x2149}, {0x214E, 0x214E}, {0x2183, 0x2184}, {0x2C00, 0x2C7B}, {0x2C7E, 0x2CE4},
-    {0x2CEB, 0x2CEE}, {0x2CF2, 0x2CF3}, {0xA640, 0xA66D}, {0xA680, 0xA69B}, {0xA722, 0xA76F},
-    {0xA771, 0xA787}, {0xA78B, 0xA78E}, {0xAB70, 0xABBF}, {0xFB00, 0xFB06}, {0xFB13, 0xFB17},
-    {0xFF21, 0xFF3A}, {0xFF41, 0xFF5A}, {0x10400, 0x1044F}, {0x104B0, 0x104D3}, {0x104D8, 0x104FB},
-    {0x10C80, 0x10CB2}, {0x10CC0, 0x10CF2}, {0x118A0, 0x118DF}, {0x1E900, 0x1E943},
-};
-
-// ASCII and full-width punctuation, quotes, ideographic full stop
-// (!-/:-~！-／：-～‘-‟　-。). Note :-~ also spans the ASCII letters.
-constexpr CodeRange kDeepseekPunctuation[] = {
-    {0x0021, 0x002F}, {0x003A, 0x007E}, {0x2018, 0x201F}, {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E},
-};
-
-// CJK ideographs, everything from U+0800 up to them, and Hangul
-// ([一-龥ࠀ-一가-퟿]).
-constexpr CodeRange kDeepseekCjk[] = {{0x0800, 0x9FA5}, {0xAC00, 0xD7FF}};
-
-// Membership in a literal set of ranges sorted by start; white space never
-// matches (see file comment).
-bool IsInSet(const Decoded& d, size_t i, std::span<const CodeRange> set) {
-  if (Has(d, i, kSpace)) return false;
-  const uint32_t c = d.cps[i];
-  // The last range starting at or before c is the only one that may hold it.
-  auto it = std::upper_bound(set.begin(), set.end(), c, [](uint32_t v, const CodeRange& r) { return v < r.first; });
-  return it != set.begin() && c <= std::prev(it)->second;
-}
-
-size_t RunInSet(const Decoded& d, size_t p, size_t end, std::span<const CodeRange> set) {
-  while (p < end && IsInSet(d, p, set)) ++p;
-  return p;
-}
-
-// \s?[SET]+
-size_t MatchSpaceThenSet(const Decoded& d, size_t p, size_t end, std::span<const CodeRange> set) {
-  size_t q = p;
-  if (Has(d, p, kSpace)) {
-    if (p + 1 >= end || !IsInSet(d, p + 1, set)) return 0;
-    q = p + 1;
-  }
-  return RunInSet(d, q, end, set) - p;
-}
-
-size_t MatchDeepseekLetters(const Decoded& d, size_t p, size_t end) {
-  return MatchSpaceThenSet(d, p, end, kDeepseekLetters);
-}
-size_t MatchDeepseekPunctuation(const Decoded& d, size_t p, size_t end) {
-  return MatchSpaceThenSet(d, p, end, kDeepseekPunctuation);
-}
-// [一-龥ࠀ-一가-퟿]+
-size_t MatchDeepseekCjk(const Decoded& d, size_t p, size_t end) {
-  return RunInSet(d, p, end, kDeepseekCjk) - p;
-}
-
-// \s+$ : the white space that ends the piece.
-size_t MatchTrailingSpace(const Decoded& d, size_t p, size_t end) {
-  const size_t e = RunOf(d, p, end, kSpace);
-  return (e > p && e == end) ? e - p : 0;
-}
-
-// \s?\p{X}+ for a class bit X (deepseek-coder's letters and punctuation).
-template <uint8_t kBits>
-size_t MatchSpaceThenClass(const Decoded& d, size_t p, size_t end) {
-  size_t q = p;
-  if (Has(d, p, kSpace)) {
-    if (p + 1 >= end || !Has(d, p + 1, kBits)) return 0;
-    q = p + 1;
-  }
-  return RunOf(d, q, end, kBits) - p;
-}
-
-// A piece as a half-open range of code point indices.
-struct Span {
-  size_t begin;
-  size_t end;
-};
-
-// Splits every piece of `in` with `Match`: matches and the text between them
-// become pieces, in order. The matcher is a template argument so that it is
-// inlined into this loop, which calls it at almost every position.
-template <Matcher Match>
-void ApplyStage(const Decoded& d, const std::vector<Span>& in, std::vector<Span>& out) {
-  out.clear();
-  for (const Span& piece : in) {
-    size_t gap = piece.begin;
-    size_t p = piece.begin;
-    while (p < piece.end) {
-      const size_t len = Match(d, p, piece.end);
-      if (len == 0) {
-        ++p;
-        continue;
-      }
-      if (gap < p) out.push_back({gap, p});
-      out.push_back({p, p + len});
-      p += len;
-      gap = p;
-    }
-    if (gap < piece.end) out.push_back({gap, piece.end});
-  }
-}
-
-using Stage = void (*)(const Decoded& d, const std::vector<Span>& in, std::vector<Span>& out);
-
-// The stages of each rule set, in the reference's order.
-std::span<const Stage> StagesOf(PreTokenizer rules) {
-  static constexpr Stage kGpt2[] = {ApplyStage<MatchGpt2>};
-  static constexpr Stage kLlama3[] = {ApplyStage<MatchLlama3<3>>};
-  static constexpr Stage kQwen2[] = {ApplyStage<MatchLlama3<1>>};
-  static constexpr Stage kStarCoder[] = {ApplyStage<MatchOneNumber>, ApplyStage<MatchGpt2>};
-  static constexpr Stage kFalcon[] = {ApplyStage<MatchPunctuationRun<true>>, ApplyStage<MatchGpt2>,
-                                      ApplyStage<MatchThreeAsciiDigits>};
-  static constexpr Stage kDefault[] = {ApplyStage<MatchPunctuationRun<false>>, ApplyStage<MatchGpt2>,
-                                       ApplyStage<MatchNumbers>, ApplyStage<MatchThreeAsciiDigits>};
-  static constexpr Stage kDeepseekLlm[] = {ApplyStage<MatchNewline>,       ApplyStage<MatchDeepseekLetters>,
-                                           ApplyStage<MatchDeepseekPunctuation>, ApplyStage<MatchTrailingSpace>,
-                                           ApplyStage<MatchDeepseekCjk>,   ApplyStage<MatchNumbers>};
-  static constexpr Stage kDeepseekCoder[] = {ApplyStage<MatchNewline>, ApplyStage<MatchSpaceThenClass<kLetter>>,
-                                             ApplyStage<MatchSpaceThenClass<kPunct>>, ApplyStage<MatchDeepseekCjk>,
-                                             ApplyStage<MatchOneNumber>};
-  switch (rules) {
-    case PreTokenizer::kDefault: return kDefault;
-    case PreTokenizer::kGpt2:
-    case PreTokenizer::kMpt: return kGpt2;
-    case PreTokenizer::kLlama3: return kLlama3;
-    case PreTokenizer::kQwen2: return kQwen2;
-    case PreTokenizer::kStarCoder: return kStarCoder;
-    case PreTokenizer::kDeepseekLlm: return kDeepseekLlm;
-    case PreTokenizer::kDeepseekCoder: return kDeepseekCoder;
-    case PreTokenizer::kFalcon: return kFalcon;
-  }
-  return kGpt2;
-}
-
 struct NamedRules {
   std::string_view name;
   PreTokenizer rules;
@@ -444,6 +165,13 @@ constexpr NamedRules kNames[] = {
     {"deepseek-llm", PreTokenizer::kDeepseekLlm},
     {"deepseek-coder", PreTokenizer::kDeepseekCoder},
     {"falcon", PreTokenizer::kFalcon},
+    {"deepseek-v3", PreTokenizer::kDeepseekV3},
+    {"bloom", PreTokenizer::kBloom},
+    {"poro-chat", PreTokenizer::kBloom},
+    {"gpt3-finnish", PreTokenizer::kBloom},
+    {"viking", PreTokenizer::kViking},
+    {"tekken", PreTokenizer::kTekken},
+    {"chameleon", PreTokenizer::kChameleon},
 };
 
 }  // namespace
@@ -462,12 +190,14 @@ absl::StatusOr<PreTokenizer> PreTokenizerFromName(std::string_view name) {
 }
 
 std::vector<std::string_view> PreTokenize(PreTokenizer rules, std::string_view text) {
+  using pretokenize_internal::Span;
+  using pretokenize_internal::Stage;
   std::vector<std::string_view> pieces;
   if (text.empty()) return pieces;
   const Decoded d = Decode(text);
   std::vector<Span> current = {{0, d.cps.size()}};
   std::vector<Span> next;
-  for (Stage stage : StagesOf(rules)) {
+  for (Stage stage : pretokenize_internal::StagesOf(rules)) {
     stage(d, current, next);
     current.swap(next);
   }

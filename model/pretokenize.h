@@ -22,6 +22,11 @@ enum class PreTokenizer {
   kDeepseekCoder,  // "deepseek-coder"
   kFalcon,         // "falcon"
   kMpt,            // "mpt" (GPT-2 rules)
+  kDeepseekV3,     // "deepseek-v3"
+  kBloom,          // "bloom", "poro-chat", "gpt3-finnish": words end at white space and . , ! ? ( ) | ...
+  kViking,         // "viking": Bloom rules, then digits one at a time
+  kTekken,         // "tekken" (Mistral): words also split before capitals
+  kChameleon,      // "chameleon"
 };
 
 // The rule set for a `tokenizer.ggml.pre` value. An empty name (the key is

@@ -23,6 +23,13 @@ namespace {
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
+constexpr PreTokenizer kAllRuleSets[] = {
+    PreTokenizer::kDefault,     PreTokenizer::kGpt2,       PreTokenizer::kLlama3, PreTokenizer::kQwen2,
+    PreTokenizer::kStarCoder,   PreTokenizer::kDeepseekLlm, PreTokenizer::kDeepseekCoder, PreTokenizer::kFalcon,
+    PreTokenizer::kMpt,         PreTokenizer::kDeepseekV3, PreTokenizer::kBloom,  PreTokenizer::kViking,
+    PreTokenizer::kTekken,      PreTokenizer::kChameleon,
+};
+
 struct SplitCase {
   std::string_view text;
   std::vector<std::string_view> pieces;
@@ -59,6 +66,10 @@ TEST(PreTokenizerFromNameTest, MapsEveryAliasToItsRuleSet) {
       {"codeshell", PreTokenizer::kStarCoder}, {"exaone", PreTokenizer::kStarCoder},
       {"minerva-7b", PreTokenizer::kStarCoder}, {"deepseek-llm", PreTokenizer::kDeepseekLlm},
       {"deepseek-coder", PreTokenizer::kDeepseekCoder}, {"falcon", PreTokenizer::kFalcon},
+      {"deepseek-v3", PreTokenizer::kDeepseekV3},     {"bloom", PreTokenizer::kBloom},
+      {"poro-chat", PreTokenizer::kBloom},            {"gpt3-finnish", PreTokenizer::kBloom},
+      {"viking", PreTokenizer::kViking},              {"tekken", PreTokenizer::kTekken},
+      {"chameleon", PreTokenizer::kChameleon},
   };
   for (const auto& [name, rules] : expected) {
     absl::StatusOr<PreTokenizer> got = PreTokenizerFromName(name);
@@ -309,6 +320,86 @@ TEST(PreTokenizeTest, DeepseekCoderSplits) {
     {"", {}},
   });
 }
+// Bloom / Poro / GPT-3 Finnish: words run up to white space or one of
+// ( ) | . , ! ? … 。 ， 、 । ۔ ، ; nothing else splits them.
+TEST(PreTokenizeTest, BloomSplits) {
+  ExpectSplits(PreTokenizer::kBloom, {
+    {"Hello WORLD, HELLOworld iPhone McDonald's", {"Hello", " WORLD", ",", " HELLOworld", " iPhone", " McDonald's"}},
+    {"ÉCOLE naïve Ωmega 中文 カタカナ", {"ÉCOLE", " naïve", " Ωmega", " 中文", " カタカナ"}},
+    {"a/b\n\n x~y !abc 12345", {"a/b", "\n\n", " x~y", " !", "abc", " 12345"}},
+    {"I'm HE'S (paren) pipe|dot. what?!", {"I'm", " HE'S", " (", "paren", ")", " pipe", "|", "dot", ".", " what", "?!"}},
+    {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80। اردو۔ عربي، 、", {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80", "।", " اردو", "۔", " عربي", "، 、"}},
+    {"IMGIMGABZ IMGIMGABCDEZ <sentinel:42> <sentinel:>", {"IMGIMGABZ", " IMGIMGABCDEZ", " <sentinel:42>", " <sentinel:>"}},
+    {"tab\there  two  four    five     end", {"tab", "\t", "here", " ", " two", " ", " four", "   ", " five", "    ", " end"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"", {}},
+  });
+}
+
+// Viking: the Bloom rules, then every digit alone.
+TEST(PreTokenizeTest, VikingSplits) {
+  ExpectSplits(PreTokenizer::kViking, {
+    {"Hello WORLD, HELLOworld iPhone McDonald's", {"Hello", " WORLD", ",", " HELLOworld", " iPhone", " McDonald's"}},
+    {"ÉCOLE naïve Ωmega 中文 カタカナ", {"ÉCOLE", " naïve", " Ωmega", " 中文", " カタカナ"}},
+    {"a/b\n\n x~y !abc 12345", {"a/b", "\n\n", " x~y", " !", "abc", " ", "1", "2", "3", "4", "5"}},
+    {"I'm HE'S (paren) pipe|dot. what?!", {"I'm", " HE'S", " (", "paren", ")", " pipe", "|", "dot", ".", " what", "?!"}},
+    {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80। اردو۔ عربي، 、", {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80", "।", " اردو", "۔", " عربي", "، 、"}},
+    {"IMGIMGABZ IMGIMGABCDEZ <sentinel:42> <sentinel:>", {"IMGIMGABZ", " IMGIMGABCDEZ", " <sentinel:", "4", "2", ">", " <sentinel:>"}},
+    {"tab\there  two  four    five     end", {"tab", "\t", "here", " ", " two", " ", " four", "   ", " five", "    ", " end"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"", {}},
+  });
+}
+
+// deepseek-v3: numbers in threes, kanji/kana runs, then an ASCII mark may
+// start an ASCII word, letters keep their combining marks, and ASCII ~ is
+// neither punctuation nor symbol (the reference lists ASCII symbols).
+TEST(PreTokenizeTest, DeepseekV3Splits) {
+  ExpectSplits(PreTokenizer::kDeepseekV3, {
+    {"Hello WORLD, HELLOworld iPhone McDonald's", {"Hello", " WORLD", ",", " HELLOworld", " iPhone", " McDonald", "'s"}},
+    {"ÉCOLE naïve Ωmega 中文 カタカナ", {"ÉCOLE", " naïve", " Ωmega", " ", "中文", " ", "カタカナ"}},
+    {"a/b\n\n x~y !abc 12345", {"a", "/b", "\n\n", " x", "~y", " !", "abc", " ", "123", "45"}},
+    {"I'm HE'S (paren) pipe|dot. what?!", {"I", "'m", " HE", "'S", " (", "paren", ")", " pipe", "|dot", ".", " what", "?!"}},
+    {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80। اردو۔ عربي، 、", {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80", "।", " اردو", "۔", " عربي", "،", " 、"}},
+    {"IMGIMGABZ IMGIMGABCDEZ <sentinel:42> <sentinel:>", {"IMGIMGABZ", " IMGIMGABCDEZ", " <", "sentinel", ":", "42", ">", " <", "sentinel", ":>"}},
+    {"tab\there  two  four    five     end", {"tab", "\there", " ", " two", " ", " four", "   ", " five", "    ", " end"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"", {}},
+  });
+}
+
+// Tekken: words also break before a capital that follows lower case, and a
+// non-ASCII letter counts as both cases.
+TEST(PreTokenizeTest, TekkenSplits) {
+  ExpectSplits(PreTokenizer::kTekken, {
+    {"Hello WORLD, HELLOworld iPhone McDonald's", {"Hello", " WORLD", ",", " HELLOworld", " i", "Phone", " Mc", "Donald", "'s"}},
+    {"ÉCOLE naïve Ωmega 中文 カタカナ", {"É", "COLE", " naïve", " Ωmega", " 中文", " カタカナ"}},
+    {"a/b\n\n x~y !abc 12345", {"a", "/b", "\n\n", " x", "~y", " !", "abc", " ", "1", "2", "3", "4", "5"}},
+    {"I'm HE'S (paren) pipe|dot. what?!", {"I", "'m", " HE", "'S", " (", "paren", ")", " pipe", "|dot", ".", " what", "?!"}},
+    {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80। اردو۔ عربي، 、", {"ह", "\xe0\xa4\xbfन", "\xe0\xa5\x8dद", "\xe0\xa5\x80।", " اردو", "۔", " عربي", "،", " 、"}},
+    {"IMGIMGABZ IMGIMGABCDEZ <sentinel:42> <sentinel:>", {"IMGIMGABZ", " IMGIMGABCDEZ", " <", "sentinel", ":", "4", "2", ">", " <", "sentinel", ":>"}},
+    {"tab\there  two  four    five     end", {"tab", "\there", " ", " two", " ", " four", "   ", " five", "    ", " end"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"", {}},
+  });
+}
+
+// Chameleon: later stages split what earlier ones matched (a sentinel loses
+// its digits and marks), spacing in 4s and 2s, every mark and digit alone.
+TEST(PreTokenizeTest, ChameleonSplits) {
+  ExpectSplits(PreTokenizer::kChameleon, {
+    {"Hello WORLD, HELLOworld iPhone McDonald's", {"Hello", " WORLD", ",", " HELLOworld", " iPhone", " McDonald", "'", "s"}},
+    {"ÉCOLE naïve Ωmega 中文 カタカナ", {"ÉCOLE", " naïve", " Ωmega", " 中文", " カタカナ"}},
+    {"a/b\n\n x~y !abc 12345", {"a", "/", "b", "\n", "\n", " x", "~", "y", " ", "!", "abc", " ", "1", "2", "3", "4", "5"}},
+    {"I'm HE'S (paren) pipe|dot. what?!", {"I", "'", "m", " HE", "'", "S", " ", "(", "paren", ")", " pipe", "|", "dot", ".", " what", "?", "!"}},
+    {"ह\xe0\xa4\xbfन\xe0\xa5\x8dद\xe0\xa5\x80। اردو۔ عربي، 、", {"ह", "\xe0\xa4\xbf", "न", "\xe0\xa5\x8d", "द", "\xe0\xa5\x80", "।", " اردو", "۔", " عربي", "،", " ", "、"}},
+    {"IMGIMGABZ IMGIMGABCDEZ <sentinel:42> <sentinel:>", {"IMGIMGABZ", " IMGIMGABCDEZ", " ", "<", "sentinel", ":", "4", "2", ">", " ", "<", "sentinel", ":", ">"}},
+    {"tab\there  two  four    five     end", {"tab", "\t", "here", "  ", "two", "  ", "four", "    ", "five", "    ", " end"}},
+    {"\xff\xfe bad \xc3", {"\xff\xfe", " bad", " \xc3"}},
+    {"", {}},
+  });
+}
+
 TEST(PreTokenizeTest, MptSplitsLikeGpt2) {
   for (std::string_view text : {"I'm sure it's 12345 x = a+b;\n\n  end ", "naïve 中文 🙂 \xff"}) {
     EXPECT_EQ(PreTokenize(PreTokenizer::kMpt, text), PreTokenize(PreTokenizer::kGpt2, text));
@@ -334,9 +425,6 @@ TEST(PreTokenizeTest, UnicodeWhiteSpaceCountsAsSpace) {
 // Strings of every byte value, valid or not: the pieces are never empty and
 // always concatenate back to the input, for every rule set.
 TEST(PreTokenizeTest, PiecesCoverRandomBytesExactly) {
-  const PreTokenizer all[] = {PreTokenizer::kDefault,     PreTokenizer::kGpt2,          PreTokenizer::kLlama3,
-                              PreTokenizer::kQwen2,       PreTokenizer::kStarCoder,     PreTokenizer::kDeepseekLlm,
-                              PreTokenizer::kDeepseekCoder, PreTokenizer::kFalcon,      PreTokenizer::kMpt};
   const std::vector<std::string> alphabet = {
       "a", "Z", "'", "s", "1", " ", "  ", "\n", "\r", "\t", "!", "$", "~", "`", "\xc3\xa9", "\xe4\xb8\xad",
       "\xf0\x9f\x99\x82", "\xe3\x80\x80", "\xc2\xa0", "\xcc\x81", "\xff", "\x80", "\xc3", "\xe2\x82", "\xf0\x9f"};
@@ -351,7 +439,7 @@ TEST(PreTokenizeTest, PiecesCoverRandomBytesExactly) {
         text += alphabet[rng() % alphabet.size()];
       }
     }
-    for (PreTokenizer rules : all) {
+    for (PreTokenizer rules : kAllRuleSets) {
       const std::vector<std::string_view> pieces = PreTokenize(rules, text);
       for (std::string_view p : pieces) {
         ASSERT_FALSE(p.empty());
@@ -381,7 +469,8 @@ struct OracleStage {
   std::wstring pattern;  // ASCII unless mode is kCodePoints
 };
 
-constexpr char kCatLetter = '\xD2', kCatNumber = '\xD1', kCatPunct = '\xD3', kCatOther = '\xD0';
+constexpr char kCatLetter = '\xD2', kCatNumber = '\xD1', kCatPunct = '\xD3', kCatMark = '\xD4',
+               kCatSymbol = '\xD5', kCatOther = '\xD0';
 
 bool IsWhiteSpace(uint32_t cp) { return u_isUWhiteSpace(static_cast<UChar32>(cp)); }
 
@@ -397,17 +486,24 @@ char CategoryByte(uint32_t cp) {
     case U_CONNECTOR_PUNCTUATION: case U_DASH_PUNCTUATION: case U_START_PUNCTUATION: case U_END_PUNCTUATION:
     case U_INITIAL_PUNCTUATION: case U_FINAL_PUNCTUATION: case U_OTHER_PUNCTUATION:
       return kCatPunct;
+    case U_MATH_SYMBOL: case U_CURRENCY_SYMBOL: case U_MODIFIER_SYMBOL: case U_OTHER_SYMBOL:
+      return kCatSymbol;
+    case U_NON_SPACING_MARK: case U_ENCLOSING_MARK: case U_COMBINING_SPACING_MARK:
+      return kCatMark;
     default:
       return kCatOther;
   }
 }
 
-// \p{L}, \p{N}, \p{P} as byte classes (bracketed unless already inside []).
+// \p{L}, \p{N}, \p{P}, \p{S}, \p{M} as byte classes (bracketed unless already
+// inside []); ASCII symbols are listed as the reference lists them (no ~).
 std::string TranslateCategories(std::wstring_view pattern) {
   const std::pair<std::wstring_view, std::string> classes[] = {
       {L"\\p{L}", std::string(1, kCatLetter) + "A-Za-z"},
       {L"\\p{N}", std::string(1, kCatNumber) + "0-9"},
       {L"\\p{P}", std::string(1, kCatPunct) + "!-#%-*,-/:;?@\\[-\\]_{}"},
+      {L"\\p{S}", std::string(1, kCatSymbol) + "$+<=>^`|"},
+      {L"\\p{M}", std::string(1, kCatMark)},
   };
   std::string out;
   bool in_brackets = false;
@@ -447,6 +543,7 @@ std::vector<OracleStage> OracleStages(PreTokenizer rules) {
       L"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
       L"| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
   const std::wstring cjk = L"[一-龥ࠀ-一가-퟿]+";
+  const std::wstring bloom = L" ?[^(\\s|.,!?…。，、।۔،)]+";
   switch (rules) {
     case PreTokenizer::kGpt2:
     case PreTokenizer::kMpt:
@@ -470,6 +567,26 @@ std::vector<OracleStage> OracleStages(PreTokenizer rules) {
               {kCat, L"\\p{N}+"}};
     case PreTokenizer::kDeepseekCoder:
       return {{kCp, L"[\r\n]"}, {kCat, L"\\s?\\p{L}+"}, {kCat, L"\\s?\\p{P}+"}, {kCp, cjk}, {kCat, L"\\p{N}"}};
+    case PreTokenizer::kDeepseekV3:
+      return {{kCat, L"\\p{N}{1,3}"},
+              {kCp, L"[一-龥\u3040-ゟ゠-ヿ]+"},
+              {kCat, L"[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+                     L"| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}};
+    case PreTokenizer::kBloom:
+      return {{kCp, bloom}};
+    case PreTokenizer::kViking:
+      return {{kCp, bloom}, {kCat, L"\\p{N}"}};
+    case PreTokenizer::kTekken:
+      return {{kCat, L"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+"
+                     L"|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*"
+                     L"|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}};
+    case PreTokenizer::kChameleon:
+      return {{kCp, L"<sentinel:[0-9]+>"},
+              {kCp, L"(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z"},
+              {kCp, L"([\\t\\n]|    |  )"},
+              {kCat, L"\\p{N}"},
+              {kCat, L"[\\p{P}!-/:-@\\[-`{-~]"},
+              {kCat, gpt2}};
   }
   return {};
 }
@@ -532,16 +649,16 @@ TEST(PreTokenizeTest, AgreesWithRegexEngineOnRandomText) {
       "\x0b", "!", "$", "+", "<", "~", "`", "|", ".", "(", "_", "-", "\xc3\xa9", "\xc3\x9f", "\xce\xa9", "\xd0\x96",
       "\xd9\xa3", "\xc2\xb2", "\xe2\x85\xab", "\xe4\xb8\xad", "\xed\x95\x9c", "\xe3\x81\xb2", "\xe2\x80\x9c",
       "\xe2\x80\x94", "\xe3\x80\x82", "\xef\xbc\x8c", "\xef\xbc\xa1", "\xe3\x80\x80", "\xc2\xa0", "\xe2\x80\x83",
-      "\xc2\x85", "\xcc\x81", "\xe2\x80\x8b", "\xf0\x9f\x99\x82", "\x01", "\xff", "\x80"};
-  const PreTokenizer all[] = {PreTokenizer::kDefault,   PreTokenizer::kGpt2,        PreTokenizer::kLlama3,
-                              PreTokenizer::kQwen2,     PreTokenizer::kStarCoder,   PreTokenizer::kDeepseekLlm,
-                              PreTokenizer::kDeepseekCoder, PreTokenizer::kFalcon};
+      "\xc2\x85", "\xcc\x81", "\xe2\x80\x8b", "\xf0\x9f\x99\x82", "\x01", "\xff", "\x80",
+      // For deepseek-v3, Bloom, Tekken and Chameleon:
+      "/", "\xe0\xa4\xb9", "\xe0\xa4\xbf", "\xe0\xa5\xa4", "\xd8\x8c", "\xe3\x80\x81", "\xe3\x82\xab",
+      "IMGIMG", "A", "I", "<sentinel:", ">", "    ", "\xc3\x89"};
   std::mt19937 rng(7);
   for (int iter = 0; iter < 300; ++iter) {
     std::string text;
     const int n = static_cast<int>(rng() % 30);
     for (int i = 0; i < n; ++i) text += alphabet[rng() % alphabet.size()];
-    for (PreTokenizer rules : all) {
+    for (PreTokenizer rules : kAllRuleSets) {
       ASSERT_EQ(PreTokenize(rules, text), OraclePreTokenize(rules, text))
           << "rule set " << static_cast<int>(rules) << ", text \"" << text << "\"";
     }
