@@ -12,10 +12,22 @@
 namespace tinyrag {
 namespace {
 
-// Spin iterations (each a pause, ~10-40 ns) before a worker sleeps: long
+// Spin iterations (a pause is ~10-30 ns, a yield ~1 us) before a worker sleeps: long
 // enough to bridge the gap between the matvecs of one decode step, short
-// enough not to burn a core when the pool is idle.
-constexpr int kSpinIterations = 20000;
+// enough not to burn a core when the pool is idle. After the first
+// kPauseIterations the spin yields the core between checks, so an
+// oversubscribed machine still runs the threads we are waiting for.
+constexpr int kSpinIterations = 2500;
+constexpr int kPauseIterations = 2000;
+
+// One step of a spin-wait: pause first, yield to the scheduler later.
+void SpinStep(int i) {
+  if (i < kPauseIterations) {
+    TINYRAG_PAUSE();
+  } else {
+    std::this_thread::yield();
+  }
+}
 
 // The pool whose task the current thread is running, to detect nesting.
 thread_local const ThreadPool* tls_running_pool = nullptr;
@@ -74,7 +86,7 @@ void ThreadPool::WorkerLoop(int thread) {
         have_job = true;
         break;
       }
-      TINYRAG_PAUSE();
+      SpinStep(i);
     }
     if (!have_job) {
       absl::MutexLock lock(&mu_);
@@ -116,7 +128,9 @@ void ThreadPool::ParallelFor(int64_t n_tasks, absl::FunctionRef<void(int64_t tas
   }
   RunTasks(gen, 0);
   // The remaining tasks are running on workers right now: spin until done.
-  while (done_.load(std::memory_order_acquire) < n_tasks) TINYRAG_PAUSE();
+  for (int i = 0; done_.load(std::memory_order_acquire) < n_tasks; ++i) {
+    SpinStep(i < kPauseIterations ? i : kPauseIterations);
+  }
   fn_ = nullptr;
 }
 
