@@ -1,6 +1,7 @@
 // `tinyrag inspect MODEL`: a human-readable summary of a GGUF file — the file,
 // architecture, hyperparameters, tokenizer and the tensor table.
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -48,11 +49,13 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-// Shortest text that reads back as the same float32/float64.
+// Shortest text that reads back as the same float32/float64; whole numbers such
+// as a RoPE base of 1000000 are written out rather than as 1e+06.
 std::string FormatFloat(double v, GgufValueType type) {
   char buf[64];
-  const auto r = type == GgufValueType::kFloat32 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v))
-                                                 : std::to_chars(buf, buf + sizeof buf, v);
+  const auto fmt = std::trunc(v) == v && std::fabs(v) < 1e16 ? std::chars_format::fixed : std::chars_format::general;
+  const auto r = type == GgufValueType::kFloat32 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v), fmt)
+                                                 : std::to_chars(buf, buf + sizeof buf, v, fmt);
   return std::string(buf, r.ptr);
 }
 
