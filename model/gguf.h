@@ -106,7 +106,10 @@ class GgufCursor;  // the reader's bounds-checked cursor, private to gguf_reader
 // safe to call from many threads at once.
 class GgufFile {
  public:
-  // Memory-maps and validates `path`. Errors name the file and the problem.
+  // Memory-maps and validates `path` (the descriptor is closed once mapped; the
+  // mapping lives until the GgufFile is destroyed). Errors read "<path>: <problem>":
+  // NotFound for a missing file, PermissionDenied when it cannot be opened,
+  // InvalidArgument for anything wrong with its contents. Loads no tensor data.
   static absl::StatusOr<std::unique_ptr<GgufFile>> Open(const std::string& path);
   // Parses a copy of `bytes` (for fuzzing and tests); `name` is used in errors.
   static absl::StatusOr<std::unique_ptr<GgufFile>> FromBuffer(std::span<const uint8_t> bytes,
@@ -119,7 +122,9 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return size_; }
-  uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
+  // Absolute offset of the data section (may equal or pass the file's end when
+  // there are no tensors, as in vocabulary-only files).
+  uint64_t data_offset() const { return data_offset_; }
 
   // Metadata in file order.
   const std::vector<GgufKeyValue>& metadata() const { return metadata_; }
@@ -138,7 +143,8 @@ class GgufFile {
   // Tensors in file order; FindTensor returns nullptr when absent.
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* FindTensor(std::string_view name) const;
-  // The tensor's bytes inside the mapping; valid for the file's lifetime.
+  // The tensor's bytes inside the mapping (or buffer copy); valid for the file's
+  // lifetime. Empty for an info that does not lie inside this file.
   std::span<const uint8_t> TensorData(const GgufTensorInfo& tensor) const;
 
   // The architecture ("general.architecture"), or "" when absent.
