@@ -59,6 +59,18 @@ void BM_StreamRead(benchmark::State& state) {
 }
 BENCHMARK(BM_StreamRead)->Arg(1)->Arg(2)->UseRealTime()->MinTime(1.0);
 
+// Round trip of a ParallelFor with one trivial task per thread: the fixed
+// cost every matvec of a decode step pays for using the pool.
+void BM_ParallelForOverhead(benchmark::State& state) {
+  ThreadPool& pool = Pool(static_cast<int>(state.range(0)));
+  std::vector<int64_t> sink(16 * pool.num_threads(), 0);
+  for (auto _ : state) {
+    pool.ParallelFor(pool.num_threads(), [&](int64_t task, int thread) { sink[16 * thread] += task; });
+  }
+  benchmark::DoNotOptimize(sink.data());
+}
+BENCHMARK(BM_ParallelForOverhead)->Arg(1)->Arg(2)->UseRealTime();
+
 struct Matrix {
   GgmlType type;
   int64_t rows, cols, row_bytes, matrix_bytes, copies;
