@@ -85,6 +85,10 @@ const std::pair<const char*, PreTokenizer> kRuleSets[] = {
     {"falcon", PreTokenizer::kFalcon},
     {"deepseek_llm", PreTokenizer::kDeepseekLlm},
     {"deepseek_coder", PreTokenizer::kDeepseekCoder},
+    {"deepseek_v3", PreTokenizer::kDeepseekV3},
+    {"bloom", PreTokenizer::kBloom},
+    {"tekken", PreTokenizer::kTekken},
+    {"chameleon", PreTokenizer::kChameleon},
 };
 
 const int kRegistered = [] {

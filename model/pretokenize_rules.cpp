@@ -16,6 +16,7 @@
 // non-ASCII white space was replaced by U+000B, so white space never matches
 // such a set; IsInSet() and IsBloomWordChar() preserve that.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <iterator>
 #include <span>
@@ -157,7 +158,7 @@ using CodeRange = std::pair<uint32_t, uint32_t>;  // inclusive
 
 // Latin, Greek, Cyrillic, ... letters listed explicitly by the deepseek-llm
 // pre-tokenizer (A-Za-zµÀ-ÖØ-öø-ƺ... in its pattern).
-constexpr CodeRange kDeepseekLetters[] = {
+constexpr CodeRange kDeepseekLetterRanges[] = {
     {0x0041, 0x005A}, {0x0061, 0x007A}, {0x00B5, 0x00B5}, {0x00C0, 0x00D6}, {0x00D8, 0x00F6},
     {0x00F8, 0x01BA}, {0x01BC, 0x01BF}, {0x01C4, 0x0293}, {0x0295, 0x02AF}, {0x0370, 0x0373},
     {0x0376, 0x0377}, {0x037B, 0x037D}, {0x037F, 0x037F}, {0x0386, 0x0386}, {0x0388, 0x038A},
@@ -179,31 +180,64 @@ constexpr CodeRange kDeepseekLetters[] = {
 
 // ASCII and full-width punctuation, quotes, ideographic full stop
 // (!-/:-~！-／：-～‘-‟　-。). Note :-~ also spans the ASCII letters.
-constexpr CodeRange kDeepseekPunctuation[] = {
+constexpr CodeRange kDeepseekPunctuationRanges[] = {
     {0x0021, 0x002F}, {0x003A, 0x007E}, {0x2018, 0x201F}, {0x3000, 0x3002}, {0xFF01, 0xFF0F}, {0xFF1A, 0xFF5E},
 };
 
 // CJK ideographs, everything from U+0800 up to them, and Hangul
 // ([一-龥ࠀ-一가-퟿]).
-constexpr CodeRange kDeepseekCjk[] = {{0x0800, 0x9FA5}, {0xAC00, 0xD7FF}};
+constexpr CodeRange kDeepseekCjkRanges[] = {{0x0800, 0x9FA5}, {0xAC00, 0xD7FF}};
+
+// A literal set: ranges sorted by start, plus its ASCII members as a bit mask
+// so that the common case skips the search.
+struct LiteralSet {
+  std::span<const CodeRange> ranges;
+  std::array<uint64_t, 2> ascii;
+};
+
+constexpr LiteralSet MakeLiteralSet(std::span<const CodeRange> ranges) {
+  LiteralSet set{ranges, {0, 0}};
+  for (const auto& [lo, hi] : ranges) {
+    for (uint32_t c = lo; c <= hi && c < 128; ++c) set.ascii[c / 64] |= uint64_t{1} << (c % 64);
+  }
+  return set;
+}
+
+// IsInSet() relies on this: only non-ASCII white space needs the check.
+constexpr bool HoldsAsciiSpace(const LiteralSet& set) {
+  for (uint32_t c : {0x09u, 0x0Au, 0x0Bu, 0x0Cu, 0x0Du, 0x20u}) {
+    if ((set.ascii[c / 64] >> (c % 64)) & 1) return true;
+  }
+  return false;
+}
+
+constexpr LiteralSet kDeepseekLetters = MakeLiteralSet(kDeepseekLetterRanges);
+constexpr LiteralSet kDeepseekPunctuation = MakeLiteralSet(kDeepseekPunctuationRanges);
+constexpr LiteralSet kDeepseekCjk = MakeLiteralSet(kDeepseekCjkRanges);
+static_assert(!HoldsAsciiSpace(kDeepseekLetters) && !HoldsAsciiSpace(kDeepseekPunctuation) &&
+              !HoldsAsciiSpace(kDeepseekCjk));
 
 // Membership in a literal set of ranges sorted by start; white space never
 // matches (see file comment).
-bool IsInSet(const Decoded& d, size_t i, std::span<const CodeRange> set) {
-  if (Has(d, i, kSpace)) return false;
+bool IsInSet(const Decoded& d, size_t i, const LiteralSet& set) {
   const uint32_t c = d.cps[i];
+  // No set holds ASCII white space (see HoldsAsciiSpace), so the mask
+  // alone decides for ASCII.
+  if (c < 128) return (set.ascii[c / 64] >> (c % 64)) & 1;
+  if (Has(d, i, kSpace)) return false;
   // The last range starting at or before c is the only one that may hold it.
-  auto it = std::upper_bound(set.begin(), set.end(), c, [](uint32_t v, const CodeRange& r) { return v < r.first; });
-  return it != set.begin() && c <= std::prev(it)->second;
+  auto it = std::upper_bound(set.ranges.begin(), set.ranges.end(), c,
+                             [](uint32_t v, const CodeRange& r) { return v < r.first; });
+  return it != set.ranges.begin() && c <= std::prev(it)->second;
 }
 
-size_t RunInSet(const Decoded& d, size_t p, size_t end, std::span<const CodeRange> set) {
+size_t RunInSet(const Decoded& d, size_t p, size_t end, const LiteralSet& set) {
   while (p < end && IsInSet(d, p, set)) ++p;
   return p;
 }
 
 // \s?[SET]+
-size_t MatchSpaceThenSet(const Decoded& d, size_t p, size_t end, std::span<const CodeRange> set) {
+size_t MatchSpaceThenSet(const Decoded& d, size_t p, size_t end, const LiteralSet& set) {
   size_t q = p;
   if (Has(d, p, kSpace)) {
     if (p + 1 >= end || !IsInSet(d, p + 1, set)) return 0;
@@ -267,7 +301,9 @@ size_t MatchUpToThreeNumbers(const Decoded& d, size_t p, size_t end) {
 }
 
 // Kanji and kana ([一-龥぀-ゟ゠-ヿ]) for deepseek-v3.
-constexpr CodeRange kKanjiKana[] = {{0x3040, 0x309F}, {0x30A0, 0x30FF}, {0x4E00, 0x9FA5}};
+constexpr CodeRange kKanjiKanaRanges[] = {{0x3040, 0x309F}, {0x30A0, 0x30FF}, {0x4E00, 0x9FA5}};
+constexpr LiteralSet kKanjiKana = MakeLiteralSet(kKanjiKanaRanges);
+static_assert(!HoldsAsciiSpace(kKanjiKana));
 size_t MatchKanjiKana(const Decoded& d, size_t p, size_t end) { return RunInSet(d, p, end, kKanjiKana) - p; }
 
 bool IsAsciiLetter(uint32_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
