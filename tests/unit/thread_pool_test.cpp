@@ -30,6 +30,12 @@ TEST(ThreadPoolTest, VisitsEveryTaskOnceForManySizes) {
   }
 }
 
+// Jobs above the 2^20 tasks one job word can count run as several rounds.
+TEST(ThreadPoolTest, VisitsEveryTaskOnceBeyondOneRound) {
+  ThreadPool pool(2);
+  ExpectEachOnce(pool, (int64_t{1} << 20) + 7);
+}
+
 TEST(ThreadPoolTest, NonPositiveSizeMeansOneThread) {
   ThreadPool pool(0);
   EXPECT_EQ(pool.num_threads(), 1);
