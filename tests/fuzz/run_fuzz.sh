@@ -65,4 +65,4 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 exec "$BIN" "$OUT/corpus" "${SEED_DIRS[@]}" \
   -max_total_time="$SECONDS_TO_RUN" -max_len="$MAX_LEN" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-  -timeout=10 -error_exitcode=1 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/"
+  -dict="$SRC/tests/fuzz/gguf.dict" -timeout=10 -error_exitcode=1 -print_final_stats=1 -artifact_prefix="$OUT/artifacts/"
