@@ -34,12 +34,13 @@ CpuFeatures Detect() {
   if (__get_cpuid_max(0, nullptr) < 7) return f;
   __cpuid_count(7, 0, a, b, c, d);
   const bool avx2 = (b >> 5) & 1;
+  const bool bmi2 = (b >> 8) & 1;  // the ISA files are built with -mbmi2 too
   const bool avx512f = (b >> 16) & 1;
   const bool avx512dq = (b >> 17) & 1;
   const bool avx512bw = (b >> 30) & 1;
   const bool avx512vl = (b >> 31) & 1;
   const bool vnni = (c >> 11) & 1;
-  f.avx2 = ymm_state && avx2 && fma && f16c;
+  f.avx2 = ymm_state && avx2 && fma && f16c && bmi2;
   f.avx512 = f.avx2 && zmm_state && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512_vnni = f.avx512 && vnni;
   unsigned a1, b1, c1, d1;

@@ -13,12 +13,12 @@ namespace tinyrag {
 // Kernel levels, ordered: a level implies every lower one.
 enum class CpuLevel : int {
   kScalar = 0,  // baseline x86-64 (or any other CPU): portable C++
-  kAvx2 = 1,    // AVX2 + FMA + F16C
+  kAvx2 = 1,    // AVX2 + FMA + F16C (+ BMI2, which every AVX2 CPU has)
   kAvx512 = 2,  // AVX-512 F/BW/VL/DQ (+ VNNI, BF16 reported separately)
 };
 
 struct CpuFeatures {
-  bool avx2 = false;         // AVX2, FMA and F16C, with OS support for YMM state
+  bool avx2 = false;         // AVX2, FMA, F16C and BMI2, with OS support for YMM state
   bool avx512 = false;       // AVX-512 F, BW, VL, DQ, with OS support for ZMM state
   bool avx512_vnni = false;  // VPDPBUSD (only meaningful when avx512)
   bool avx512_bf16 = false;  // VDPBF16PS (only meaningful when avx512)

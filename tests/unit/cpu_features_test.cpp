@@ -49,7 +49,7 @@ TEST(CpuFeaturesTest, AgreesWithProcCpuinfo) {
   FILE* f = std::fopen("/proc/cpuinfo", "r");
   if (f == nullptr) GTEST_SKIP() << "/proc/cpuinfo not readable";
   char line[8192];
-  bool has_avx2 = false, has_fma = false, has_f16c = false, found = false;
+  bool has_avx2 = false, has_fma = false, has_f16c = false, has_bmi2 = false, found = false;
   while (std::fgets(line, sizeof line, f)) {
     if (std::strncmp(line, "flags", 5) != 0) continue;
     found = true;
@@ -57,11 +57,12 @@ TEST(CpuFeaturesTest, AgreesWithProcCpuinfo) {
     has_avx2 = s.find(" avx2 ") != std::string::npos;
     has_fma = s.find(" fma ") != std::string::npos;
     has_f16c = s.find(" f16c ") != std::string::npos;
+    has_bmi2 = s.find(" bmi2 ") != std::string::npos;
     break;
   }
   std::fclose(f);
   if (!found) GTEST_SKIP() << "no flags line in /proc/cpuinfo";
-  EXPECT_EQ(DetectCpuFeatures().avx2, has_avx2 && has_fma && has_f16c);
+  EXPECT_EQ(DetectCpuFeatures().avx2, has_avx2 && has_fma && has_f16c && has_bmi2);
 }
 #endif
 
