@@ -185,7 +185,9 @@ class GgufWriter {
 
   // Sets `key`, replacing an existing value in place (file order is the order
   // keys were first set). A value whose data does not match its type (possible
-  // only by building a GgufValue by hand) makes status() an error.
+  // only by building a GgufValue by hand) makes status() an error. Setting
+  // `general.alignment` also sets the layout's alignment; it must be a uint32
+  // power of two (otherwise status() becomes an error).
   void SetValue(std::string key, GgufValue value);
   // `data` must hold exactly RowBytes(type, shape[0]) * rows bytes. InvalidArgument
   // for a duplicate or empty name, an unknown type, 0 or more than 4 dims, a

@@ -218,6 +218,17 @@ void GgufWriter::SetValue(std::string key, GgufValue value) {
     if (status_.ok()) status_ = s;
     return;
   }
+  if (key == kAlignmentKey) {
+    // The key decides where readers look for tensors, so it also sets the layout.
+    const uint64_t* v = std::get_if<uint64_t>(&value.data);
+    if (value.type != GgufValueType::kUint32 || !IsPowerOfTwo(*v)) {
+      if (status_.ok()) {
+        status_ = absl::InvalidArgumentError("GGUF writer: general.alignment must be a uint32 power of two");
+      }
+      return;
+    }
+    alignment_ = *v;
+  }
   for (GgufKeyValue& kv : metadata_) {
     if (kv.key == key) {
       kv.value = std::move(value);

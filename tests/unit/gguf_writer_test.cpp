@@ -241,6 +241,26 @@ TEST(GgufWriterTest, WritesVersion2AndCustomAlignment) {
   EXPECT_EQ(f->file_size(), f->data_offset() + 128);
 }
 
+TEST(GgufWriterTest, GeneralAlignmentKeySetsTheLayout) {
+  GgufWriter w;
+  w.SetValue("general.alignment", GgufValue::U32(128));
+  ASSERT_TRUE(w.AddTensor("a", GgmlType::kF32, {3}, std::vector<uint8_t>(12, 1)).ok());
+  ASSERT_TRUE(w.AddTensor("b", GgmlType::kF32, {3}, std::vector<uint8_t>(12, 2)).ok());
+  std::unique_ptr<GgufFile> f = Load(w.Serialize());
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->alignment(), 128u);
+  EXPECT_EQ(f->metadata().size(), 1u);  // not written twice
+  EXPECT_EQ(f->data_offset() % 128, 0u);
+  EXPECT_EQ(f->tensors()[1].offset, 128u);
+  EXPECT_EQ(f->TensorData(f->tensors()[1])[0], 2);
+
+  for (GgufValue bad : {GgufValue::U32(48), GgufValue::U32(0), GgufValue::U64(64), GgufValue::String("64")}) {
+    GgufWriter b;
+    b.SetValue("general.alignment", bad);
+    EXPECT_THAT(b.status().message(), HasSubstr("general.alignment must be a uint32 power of two"));
+  }
+}
+
 TEST(GgufWriterTest, SetValueReplacesInPlace) {
   GgufWriter w;
   w.SetValue("a", GgufValue::U32(1));
