@@ -87,11 +87,13 @@ std::u32string NormalizeNfd(std::u32string_view cps) {
 
 bool IsBertWhitespace(char32_t cp) {
   if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') return true;
+  if (cp < 0x80) return false;  // fast path: no other ASCII character is Zs
   return u_charType(static_cast<UChar32>(cp)) == U_SPACE_SEPARATOR;
 }
 
 bool IsBertControl(char32_t cp) {
   if (cp == '\t' || cp == '\n' || cp == '\r') return false;
+  if (cp < 0x80) return cp < 0x20 || cp == 0x7F;  // fast path: ASCII Cc
   switch (u_charType(static_cast<UChar32>(cp))) {
     case U_CONTROL_CHAR:
     case U_FORMAT_CHAR:
@@ -109,6 +111,7 @@ bool IsBertPunctuation(char32_t cp) {
       (cp >= 123 && cp <= 126)) {
     return true;
   }
+  if (cp < 0x80) return false;  // fast path: the rest of ASCII is alphanumeric, space or control
   return u_ispunct(static_cast<UChar32>(cp));
 }
 
