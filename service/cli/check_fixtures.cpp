@@ -13,7 +13,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "generate/logits_check.h"
 #include "model/fixtures.h"
 #include "model/tokenizer.h"
 #include "service/cli/command.h"
@@ -88,12 +90,25 @@ Outcome CheckManifestTokens(const fs::path& dir, const fixtures::ManifestEntry& 
                          *expected, EncodeOptions{.add_special = true, .parse_special = true});
 }
 
+// Decoder logits against the reference, within the README's tolerances per file.
+Outcome CheckManifestLogits(const fs::path& dir, const fixtures::ManifestEntry& e) {
+  ThreadPool pool(2);
+  auto r = CheckLogitsFixture(dir, e, &pool);
+  if (!r.ok()) return Error(e.model_file, Kind::kLogits, r.status());
+  std::string details = absl::StrFormat("cases=%d mean_kl=%.3g top1=%.4f", r->cases, r->agreement.mean_kl(),
+                                        r->agreement.top1());
+  if (r->pass()) return {Outcome::Status::kPass, details};
+  std::fprintf(stderr, "%s logits: need mean_kl <= %g and top1 >= %g\n", e.model_file.c_str(),
+               r->tolerance.max_mean_kl, r->tolerance.min_top1);
+  return Fail(details);
+}
+
 Outcome CheckManifestKind(Kind kind, const fs::path& dir, const fixtures::ManifestEntry& e) {
   switch (kind) {
     case Kind::kTokens:
       return CheckManifestTokens(dir, e);
     case Kind::kLogits:
-      return Skip("decoder forward pass not implemented yet");
+      return CheckManifestLogits(dir, e);
     case Kind::kEmbeddings:
       return Skip("encoder forward pass not implemented yet");
   }

@@ -1,0 +1,318 @@
+#include "generate/decoder_context.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "model/half.h"
+#include "model/quantize.h"
+
+namespace tinyrag {
+namespace {
+
+// out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps) over one row of n values.
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+// Rotates the first n_rot dimensions of one head by the angles in cs
+// ([n_rot/2] pairs of cos, sin).
+void Rope(float* head, const float* cs, int64_t n_rot, RopeStyle style) {
+  const int64_t half = n_rot / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cs[2 * i], s = cs[2 * i + 1];
+    const int64_t a = style == RopeStyle::kNormal ? 2 * i : i;
+    const int64_t b = style == RopeStyle::kNormal ? 2 * i + 1 : i + half;
+    const float x0 = head[a], x1 = head[b];
+    head[a] = x0 * c - x1 * s;
+    head[b] = x0 * s + x1 * c;
+  }
+}
+
+float Silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+DecoderContext::DecoderContext(const DecoderModel& model, const DecoderContextOptions& options, ThreadPool* pool)
+    : model_(model), cfg_(model.config()), options_(options), pool_(pool) {}
+
+absl::StatusOr<std::unique_ptr<DecoderContext>> DecoderContext::Create(const DecoderModel& model,
+                                                                       const DecoderContextOptions& options,
+                                                                       ThreadPool* pool) {
+  const DecoderConfig& cfg = model.config();
+  DecoderContextOptions o = options;
+  if (o.n_ctx == 0) o.n_ctx = std::min<int64_t>(cfg.n_ctx_train, 4096);
+  if (o.n_ctx < 1 || o.n_ctx > cfg.n_ctx_train) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("n_ctx ", o.n_ctx, " must be in [1, ", cfg.n_ctx_train, "] (the model's context length)"));
+  }
+  if (o.n_seq < 1 || o.n_seq > 4096) return absl::InvalidArgumentError(absl::StrCat("n_seq ", o.n_seq, " out of range"));
+  if (o.max_batch < 1 || o.max_batch > 65536) {
+    return absl::InvalidArgumentError(absl::StrCat("max_batch ", o.max_batch, " out of range"));
+  }
+  if (o.max_outputs == 0) o.max_outputs = o.n_seq;
+  if (o.max_outputs < 1 || o.max_outputs > o.max_batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_outputs ", o.max_outputs, " must be in [1, max_batch ", o.max_batch, "]"));
+  }
+  std::unique_ptr<DecoderContext> ctx(new DecoderContext(model, o, pool));
+  ctx->kernel_options_.activations = o.activations;
+  const int64_t B = o.max_batch;
+  const int64_t q_dim = cfg.n_head * cfg.head_dim, kv_dim = cfg.n_head_kv * cfg.head_dim;
+  ctx->q_dim_ = q_dim;
+  ctx->kv_dim_ = kv_dim;
+  const size_t cache = static_cast<size_t>(cfg.n_layer) * o.n_seq * o.n_ctx * kv_dim;
+  if (o.kv_type == KvCacheType::kF16) {
+    ctx->k_f16_.assign(cache, 0);
+    ctx->v_f16_.assign(cache, 0);
+  } else {
+    ctx->k_f32_.assign(cache, 0.0f);
+    ctx->v_f32_.assign(cache, 0.0f);
+  }
+  ctx->seq_len_.assign(o.n_seq, 0);
+  ctx->x_.resize(B * cfg.n_embd);
+  ctx->xb_.resize(B * cfg.n_embd);
+  ctx->xb2_.resize(B * cfg.n_embd);
+  ctx->q_.resize(B * q_dim);
+  ctx->k_.resize(B * kv_dim);
+  ctx->v_.resize(B * kv_dim);
+  ctx->att_out_.resize(B * q_dim);
+  ctx->ff_gate_.resize(B * cfg.n_ff);
+  ctx->ff_up_.resize(B * cfg.n_ff);
+  ctx->row_pos_.resize(B);
+  ctx->row_seq_.resize(B);
+  ctx->rope_cs_.resize(B * cfg.n_rot);
+  const int threads = pool ? pool->num_threads() : 1;
+  ctx->scores_.resize(static_cast<size_t>(threads) * o.n_ctx);
+  ctx->out_x_.resize(o.max_outputs * cfg.n_embd);
+  ctx->logits_.resize(o.max_outputs * cfg.n_vocab);
+  return ctx;
+}
+
+uint64_t DecoderContext::kv_cache_bytes() const {
+  return (k_f16_.size() + v_f16_.size()) * sizeof(uint16_t) + (k_f32_.size() + v_f32_.size()) * sizeof(float);
+}
+
+std::span<const float> DecoderContext::logits(int64_t i) const {
+  if (i < 0 || i >= n_outputs_) return {};
+  return {logits_.data() + i * cfg_.n_vocab, static_cast<size_t>(cfg_.n_vocab)};
+}
+
+int64_t DecoderContext::sequence_length(int seq) const {
+  return seq >= 0 && seq < options_.n_seq ? seq_len_[seq] : 0;
+}
+
+void DecoderContext::TruncateSequence(int seq, int64_t length) {
+  if (seq < 0 || seq >= options_.n_seq || length < 0 || length >= seq_len_[seq]) return;
+  seq_len_[seq] = length;
+}
+
+size_t DecoderContext::KvOffset(int layer, int seq, int64_t pos) const {
+  return ((static_cast<size_t>(layer) * options_.n_seq + seq) * options_.n_ctx + pos) * kv_dim_;
+}
+
+absl::Status DecoderContext::Project(const WeightView& w, const float* x, int64_t n, float* y) {
+  if (n == 1) return MatVec(w, x, y, pool_, kernel_options_);
+  return MatMul(w, x, n, y, pool_, kernel_options_);
+}
+
+absl::Status DecoderContext::Decode(std::span<const BatchToken> batch) {
+  const int64_t n = static_cast<int64_t>(batch.size());
+  if (n == 0) return absl::InvalidArgumentError("Decode: empty batch");
+  if (n > options_.max_batch) {
+    return absl::InvalidArgumentError(absl::StrCat("Decode: batch of ", n, " tokens exceeds max_batch ",
+                                                   options_.max_batch));
+  }
+  // Validate everything and assign positions before touching any state.
+  int64_t outputs = 0;
+  std::vector<int64_t>& pos = row_pos_;
+  for (int64_t i = 0; i < n; ++i) {
+    const BatchToken& t = batch[i];
+    if (t.seq < 0 || t.seq >= options_.n_seq) {
+      return absl::InvalidArgumentError(absl::StrCat("Decode: sequence ", t.seq, " out of range [0, ",
+                                                     options_.n_seq, ")"));
+    }
+    if (t.token < 0 || t.token >= cfg_.n_vocab) {
+      return absl::InvalidArgumentError(absl::StrCat("Decode: token id ", t.token, " out of range [0, ",
+                                                     cfg_.n_vocab, ")"));
+    }
+    outputs += t.logits ? 1 : 0;
+  }
+  if (outputs > options_.max_outputs) {
+    return absl::InvalidArgumentError(absl::StrCat("Decode: ", outputs, " outputs requested, max_outputs is ",
+                                                   options_.max_outputs));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    // Position = tokens already in the sequence + earlier tokens of it in this batch.
+    int64_t p = seq_len_[batch[i].seq];
+    for (int64_t j = 0; j < i; ++j) p += batch[j].seq == batch[i].seq ? 1 : 0;
+    if (p >= options_.n_ctx) {
+      return absl::OutOfRangeError(absl::StrCat("context length ", options_.n_ctx, " exceeded (sequence ",
+                                                batch[i].seq, " would need position ", p, ")"));
+    }
+    pos[i] = p;
+    row_seq_[i] = batch[i].seq;
+  }
+
+  // rope_cs [n][n_rot]: per row, cos/sin of pos * freq_scale * base^(-2i/n_rot) / factor_i.
+  const int64_t half = cfg_.n_rot / 2;
+  const std::vector<float>& factors = model_.rope_freq_factors();
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < half; ++i) {
+      double theta = static_cast<double>(pos[r]) * cfg_.rope_freq_scale *
+                     std::pow(static_cast<double>(cfg_.rope_freq_base), -2.0 * i / cfg_.n_rot);
+      if (!factors.empty()) theta /= factors[i];
+      rope_cs_[r * cfg_.n_rot + 2 * i] = static_cast<float>(std::cos(theta));
+      rope_cs_[r * cfg_.n_rot + 2 * i + 1] = static_cast<float>(std::sin(theta));
+    }
+  }
+
+  Embed(batch);  // x [n][n_embd]
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    if (absl::Status s = Layer(l, n); !s.ok()) return s;
+  }
+  for (int64_t i = 0; i < n; ++i) seq_len_[batch[i].seq] = std::max(seq_len_[batch[i].seq], pos[i] + 1);
+  return Output(batch);
+}
+
+void DecoderContext::Embed(std::span<const BatchToken> batch) {
+  const WeightView& e = model_.token_embd();
+  const int64_t d = cfg_.n_embd;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto* row = static_cast<const uint8_t*>(e.data) + batch[i].token * e.row_stride;
+    DequantizeRow(e.type, row, x_.data() + i * d, d);
+  }
+}
+
+absl::Status DecoderContext::Layer(int l, int64_t n) {
+  const DecoderLayer& w = model_.layers()[l];
+  const int64_t d = cfg_.n_embd, hd = cfg_.head_dim, ff = cfg_.n_ff;
+
+  // xb [n][d] = RMSNorm(x) * attn_norm
+  for (int64_t r = 0; r < n; ++r) RmsNorm(&x_[r * d], w.attn_norm.data(), d, cfg_.rms_eps, &xb_[r * d]);
+  // q [n][q_dim], k [n][kv_dim], v [n][kv_dim] = projections (+ bias)
+  if (absl::Status s = Project(w.wq, xb_.data(), n, q_.data()); !s.ok()) return s;
+  if (absl::Status s = Project(w.wk, xb_.data(), n, k_.data()); !s.ok()) return s;
+  if (absl::Status s = Project(w.wv, xb_.data(), n, v_.data()); !s.ok()) return s;
+  if (!w.bq.empty()) {
+    for (int64_t r = 0; r < n; ++r) {
+      for (int64_t i = 0; i < q_dim_; ++i) q_[r * q_dim_ + i] += w.bq[i];
+      for (int64_t i = 0; i < kv_dim_; ++i) k_[r * kv_dim_ + i] += w.bk[i];
+      for (int64_t i = 0; i < kv_dim_; ++i) v_[r * kv_dim_ + i] += w.bv[i];
+    }
+  }
+  // Per-head RMSNorm of q and k (qwen3), then RoPE on every head.
+  for (int64_t r = 0; r < n; ++r) {
+    const float* cs = &rope_cs_[r * cfg_.n_rot];
+    for (int64_t h = 0; h < cfg_.n_head; ++h) {
+      float* head = &q_[r * q_dim_ + h * hd];
+      if (!w.q_norm.empty()) RmsNorm(head, w.q_norm.data(), hd, cfg_.rms_eps, head);
+      Rope(head, cs, cfg_.n_rot, cfg_.rope_style);
+    }
+    for (int64_t h = 0; h < cfg_.n_head_kv; ++h) {
+      float* head = &k_[r * kv_dim_ + h * hd];
+      if (!w.k_norm.empty()) RmsNorm(head, w.k_norm.data(), hd, cfg_.rms_eps, head);
+      Rope(head, cs, cfg_.n_rot, cfg_.rope_style);
+    }
+  }
+  StoreKv(l, n);
+  // att_out [n][q_dim] = softmax(q K^T / sqrt(hd)) V per row and head
+  if (absl::Status s = Attention(l, n); !s.ok()) return s;
+  // x += att_out Wo^T   (xb2 [n][d])
+  if (absl::Status s = Project(w.wo, att_out_.data(), n, xb2_.data()); !s.ok()) return s;
+  for (int64_t i = 0; i < n * d; ++i) x_[i] += xb2_[i];
+
+  // xb [n][d] = RMSNorm(x) * ffn_norm
+  for (int64_t r = 0; r < n; ++r) RmsNorm(&x_[r * d], w.ffn_norm.data(), d, cfg_.rms_eps, &xb_[r * d]);
+  // ff_gate, ff_up [n][ff]; ff_gate = silu(gate) * up
+  if (absl::Status s = Project(w.w_gate, xb_.data(), n, ff_gate_.data()); !s.ok()) return s;
+  if (absl::Status s = Project(w.w_up, xb_.data(), n, ff_up_.data()); !s.ok()) return s;
+  for (int64_t i = 0; i < n * ff; ++i) ff_gate_[i] = Silu(ff_gate_[i]) * ff_up_[i];
+  // x += ff_gate Wdown^T   (xb2 [n][d])
+  if (absl::Status s = Project(w.w_down, ff_gate_.data(), n, xb2_.data()); !s.ok()) return s;
+  for (int64_t i = 0; i < n * d; ++i) x_[i] += xb2_[i];
+  return absl::OkStatus();
+}
+
+void DecoderContext::StoreKv(int l, int64_t n) {
+  for (int64_t r = 0; r < n; ++r) {
+    const size_t at = KvOffset(l, row_seq_[r], row_pos_[r]);
+    if (options_.kv_type == KvCacheType::kF16) {
+      for (int64_t i = 0; i < kv_dim_; ++i) {
+        k_f16_[at + i] = F32ToF16(k_[r * kv_dim_ + i]);
+        v_f16_[at + i] = F32ToF16(v_[r * kv_dim_ + i]);
+      }
+    } else {
+      std::copy_n(&k_[r * kv_dim_], kv_dim_, &k_f32_[at]);
+      std::copy_n(&v_[r * kv_dim_], kv_dim_, &v_f32_[at]);
+    }
+  }
+}
+
+absl::Status DecoderContext::Attention(int l, int64_t n) {
+  const int64_t hd = cfg_.head_dim;
+  const int64_t group = cfg_.n_head / cfg_.n_head_kv;  // query heads per KV head (GQA/MQA)
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool f16 = options_.kv_type == KvCacheType::kF16;
+  auto task = [&](int64_t t, int thread) {
+    const int64_t r = t / cfg_.n_head, h = t % cfg_.n_head, g = h / group;
+    const int64_t len = row_pos_[r] + 1;  // causal: positions 0..pos of this row's sequence
+    const float* q = &q_[r * q_dim_ + h * hd];
+    float* att = &scores_[static_cast<size_t>(thread) * options_.n_ctx];
+    const size_t base = KvOffset(l, row_seq_[r], 0) + g * hd;
+    float max_score = -INFINITY;
+    for (int64_t p = 0; p < len; ++p) {
+      const size_t at = base + p * kv_dim_;
+      float dot = 0;
+      if (f16) {
+        for (int64_t i = 0; i < hd; ++i) dot += q[i] * F16ToF32(k_f16_[at + i]);
+      } else {
+        for (int64_t i = 0; i < hd; ++i) dot += q[i] * k_f32_[at + i];
+      }
+      att[p] = dot * scale;
+      max_score = std::max(max_score, att[p]);
+    }
+    double sum = 0;
+    for (int64_t p = 0; p < len; ++p) {
+      att[p] = std::exp(att[p] - max_score);
+      sum += att[p];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    float* out = &att_out_[r * q_dim_ + h * hd];
+    std::fill_n(out, hd, 0.0f);
+    for (int64_t p = 0; p < len; ++p) {
+      const size_t at = base + p * kv_dim_;
+      const float a = att[p] * inv;
+      if (f16) {
+        for (int64_t i = 0; i < hd; ++i) out[i] += a * F16ToF32(v_f16_[at + i]);
+      } else {
+        for (int64_t i = 0; i < hd; ++i) out[i] += a * v_f32_[at + i];
+      }
+    }
+  };
+  if (pool_ != nullptr) {
+    pool_->ParallelFor(n * cfg_.n_head, task);
+  } else {
+    for (int64_t t = 0; t < n * cfg_.n_head; ++t) task(t, 0);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecoderContext::Output(std::span<const BatchToken> batch) {
+  const int64_t d = cfg_.n_embd;
+  // out_x [n_outputs][d] = RMSNorm(x) * output_norm for the rows that want logits
+  n_outputs_ = 0;
+  for (size_t r = 0; r < batch.size(); ++r) {
+    if (!batch[r].logits) continue;
+    RmsNorm(&x_[r * d], model_.output_norm().data(), d, cfg_.rms_eps, &out_x_[n_outputs_ * d]);
+    ++n_outputs_;
+  }
+  if (n_outputs_ == 0) return absl::OkStatus();
+  // logits [n_outputs][n_vocab] = out_x Wout^T
+  return Project(model_.output(), out_x_.data(), n_outputs_, logits_.data());
+}
+
+}  // namespace tinyrag
