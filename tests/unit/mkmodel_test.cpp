@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -370,6 +371,15 @@ TEST(MkmodelTest, WritesMiniLmDeterministically) {
   EXPECT_TRUE(bytes_a == bytes_b) << "same seed, different bytes";
   EXPECT_EQ(bytes_a.size(), bytes_c.size());
   EXPECT_FALSE(bytes_a == bytes_c) << "different seeds, same bytes";
+  {  // the weights differ too, not only the seed in general.description
+    auto fa = GgufFile::Open(a), fc = GgufFile::Open(c);
+    ASSERT_TRUE(fa.ok() && fc.ok());
+    for (const PlannedTensor& t : plan.tensors) {
+      const auto da = (*fa)->TensorData(*(*fa)->FindTensor(t.name));
+      const auto dc = (*fc)->TensorData(*(*fc)->FindTensor(t.name));
+      EXPECT_FALSE(std::equal(da.begin(), da.end(), dc.begin(), dc.end())) << t.name;
+    }
+  }
 
   // The stored F16 values are the generated ones, rounded.
   absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(a);
