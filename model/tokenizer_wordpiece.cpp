@@ -51,8 +51,10 @@ class WordPieceModel final : public TokenizerModel {
 
   std::string NormalPiece(TokenId id) const override {
     std::string_view t = vocab_.text(id);
-    if (t.substr(0, kWordStart.size()) == kWordStart) return " " + std::string(t.substr(kWordStart.size()));
-    return std::string(t);
+    if (t.substr(0, kWordStart.size()) != kWordStart) return std::string(t);
+    std::string piece(1, ' ');
+    piece.append(t.substr(kWordStart.size()));
+    return piece;
   }
 
  private:
