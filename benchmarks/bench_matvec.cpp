@@ -4,7 +4,8 @@
 //
 // Weights are replicated into a working set well above the last-level cache
 // and each iteration uses the next copy, as a decode step streams every matrix
-// of the model from DRAM once per token.
+// of the model from DRAM once per token; matvec_hot/ runs keep one copy in
+// cache to show the kernels' own rate.
 //
 //   build/bin/bench_matvec [--benchmark_filter=...]   (TINYRAG_CPU caps levels)
 #include <benchmark/benchmark.h>
@@ -77,15 +78,17 @@ struct Matrix {
   std::vector<uint8_t> data;  // `copies` matrices back to back
 };
 
-// Weights quantized from random normal values, replicated to the working set.
-std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols) {
+// Weights quantized from random normal values, replicated to the working set
+// (or a single copy when `hot`, which then stays in cache).
+std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols, bool hot) {
   auto m = std::make_unique<Matrix>();
   m->type = type;
   m->rows = rows;
   m->cols = cols;
   m->row_bytes = RowBytes(type, cols);
   m->matrix_bytes = m->row_bytes * rows;
-  m->copies = std::max<int64_t>(1, (kWorkingSetBytes + m->matrix_bytes - 1) / m->matrix_bytes);
+  m->copies =
+      hot ? 1 : std::max<int64_t>(1, (kWorkingSetBytes + m->matrix_bytes - 1) / m->matrix_bytes);
   m->data.resize(m->matrix_bytes * m->copies);
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 0.02f);
@@ -101,8 +104,8 @@ std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols) {
 }
 
 void RunMatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int threads,
-               CpuLevel level) {
-  const std::unique_ptr<Matrix> m = MakeMatrix(type, rows, cols);
+               CpuLevel level, bool hot) {
+  const std::unique_ptr<Matrix> m = MakeMatrix(type, rows, cols, hot);
   std::vector<float> x(cols), y(rows);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -138,17 +141,17 @@ void RegisterAll() {
                              GgmlType::kQ3_K, GgmlType::kQ5_K,  GgmlType::kIQ4_NL,
                              GgmlType::kIQ4_XS};
   const CpuLevel top = ActiveCpuLevel();
-  auto add = [](GgmlType type, Shape s, int threads, CpuLevel level) {
+  auto add = [](GgmlType type, Shape s, int threads, CpuLevel level, bool hot = false) {
     if (s.cols % Traits(type).block_elems != 0) {
       // k-quant rows must hold whole 256-blocks: use the transposed shape's
       // long side, as real files fall back to other types for such matrices.
       return;
     }
-    const std::string name = "matvec/" + std::string(TypeName(type)) + "/" +
+    const std::string name = std::string(hot ? "matvec_hot/" : "matvec/") + std::string(TypeName(type)) + "/" +
                              std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/t" +
                              std::to_string(threads) + "/" + std::string(CpuLevelName(level));
     benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-      RunMatVec(st, type, s.rows, s.cols, threads, level);
+      RunMatVec(st, type, s.rows, s.cols, threads, level, hot);
     })->UseRealTime()->MinTime(0.5);
   };
   for (GgmlType type : headline) {
@@ -157,6 +160,11 @@ void RegisterAll() {
         for (int l = 0; l <= static_cast<int>(top); ++l) add(type, s, threads, static_cast<CpuLevel>(l));
       }
     }
+  }
+  // The kernels' compute rate with weights in cache (L2/L3), one thread: how
+  // much headroom they have over the memory stream above.
+  for (GgmlType type : headline) {
+    for (int l = 1; l <= static_cast<int>(top); ++l) add(type, shapes[1], 1, static_cast<CpuLevel>(l), true);
   }
   for (GgmlType type : others) {
     for (int threads : {1, 2}) add(type, shapes[1], threads, top);
