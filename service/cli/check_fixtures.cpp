@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "embed/embeddings_check.h"
 #include "generate/logits_check.h"
 #include "model/fixtures.h"
 #include "model/tokenizer.h"
@@ -103,6 +104,21 @@ Outcome CheckManifestLogits(const fs::path& dir, const fixtures::ManifestEntry& 
   return Fail(details);
 }
 
+// Token ids must equal .embed.ids; cosine with the reference per case.
+Outcome CheckManifestEmbeddings(const fs::path& dir, const fixtures::ManifestEntry& e) {
+  auto r = embed::CheckEmbeddingsFixture(dir, e, /*threads=*/2);
+  if (!r.ok()) return Error(e.model_file, Kind::kEmbeddings, r.status());
+  std::string details = absl::StrFormat("cases=%d ids_exact=%d min_cos=%.7f", r->cases, r->ids_exact, r->min_cos);
+  if (r->pass()) return {Outcome::Status::kPass, details};
+  if (r->first_id_mismatch) {
+    std::fprintf(stderr, "%s embeddings: token ids differ from .embed.ids first in case %d\n", e.model_file.c_str(),
+                 *r->first_id_mismatch);
+  }
+  std::fprintf(stderr, "%s embeddings: need min_cos >= %g (worst case %d)\n", e.model_file.c_str(),
+               r->min_cos_required, r->worst_case);
+  return Fail(details);
+}
+
 Outcome CheckManifestKind(Kind kind, const fs::path& dir, const fixtures::ManifestEntry& e) {
   switch (kind) {
     case Kind::kTokens:
@@ -110,7 +126,7 @@ Outcome CheckManifestKind(Kind kind, const fs::path& dir, const fixtures::Manife
     case Kind::kLogits:
       return CheckManifestLogits(dir, e);
     case Kind::kEmbeddings:
-      return Skip("encoder forward pass not implemented yet");
+      return CheckManifestEmbeddings(dir, e);
   }
   return Skip("unknown kind");
 }

@@ -14,6 +14,8 @@ void AddInspectCommand(CLI::App& app, int& exit_code);
 void AddTokenizeCommand(CLI::App& app, int& exit_code);
 void AddCheckFixturesCommand(CLI::App& app, int& exit_code);
 void AddMkmodelCommand(CLI::App& app, int& exit_code);
+void AddEmbedCommand(CLI::App& app, int& exit_code);
+void AddBenchCommand(CLI::App& app, int& exit_code);
 
 // Prints "tinyrag: <status message>" to stderr and returns the exit status 1.
 int ReportError(const absl::Status& status);
