@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   tinyrag::cli::AddTokenizeCommand(app, exit_code);
   tinyrag::cli::AddCheckFixturesCommand(app, exit_code);
   tinyrag::cli::AddMkmodelCommand(app, exit_code);
+  tinyrag::cli::AddRunCommand(app, exit_code);
   tinyrag::cli::AddEmbedCommand(app, exit_code);
   tinyrag::cli::AddBenchCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
