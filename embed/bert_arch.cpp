@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "model/quantize.h"
+#include "model/tensor_type.h"
 
 namespace tinyrag::embed {
 namespace {
@@ -52,7 +53,7 @@ absl::StatusOr<std::vector<float>> ToFloats(const std::string& file, const RawTe
 // Fills BertWeights from a lookup function that yields each tensor by id and
 // layer; shared by the GGUF and safetensors loaders so both check the same.
 template <typename Lookup>
-absl::Status FillWeights(const std::string& file, BertWeights& w, Lookup&& lookup, bool own_matrices) {
+absl::Status FillWeights(const std::string& file, BertWeights& w, Lookup&& lookup, bool own_embeddings) {
   const BertConfig& c = w.config;
   const int64_t E = c.n_embd, F = c.n_ff;
   auto get = [&](BertTensor id, int64_t layer, std::vector<int64_t> shape) -> absl::StatusOr<RawTensor> {
@@ -69,24 +70,44 @@ absl::Status FillWeights(const std::string& file, BertWeights& w, Lookup&& looku
     out = std::move(*v);
     return absl::OkStatus();
   };
-  auto mat = [&](BertTensor id, int64_t layer, int64_t rows, int64_t cols, WeightView& out) -> absl::Status {
-    auto t = get(id, layer, {cols, rows});
-    if (!t.ok()) return t.status();
-    const void* data = t->bytes.data();
-    if (own_matrices) {  // safetensors data is unaligned and its file may go away
-      w.owned.emplace_back(t->bytes.begin(), t->bytes.end());
+  auto view = [&](const RawTensor& t, int64_t rows, int64_t cols, bool own) -> absl::StatusOr<WeightView> {
+    const void* data = t.bytes.data();
+    if (own) {  // safetensors data is unaligned and its file may go away
+      w.owned.emplace_back(t.bytes.begin(), t.bytes.end());
       data = w.owned.back().data();
     }
-    out = DenseWeights(t->type, rows, cols, data);
-    if (absl::Status s = CheckWeights(out); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(file, ": tensor ", t->name, ": ", s.message()));
+    WeightView v = DenseWeights(t.type, rows, cols, data);
+    if (absl::Status s = CheckWeights(v); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": tensor ", t.name, ": ", s.message()));
     }
+    return v;
+  };
+  auto mat = [&](BertTensor id, int64_t layer, int64_t rows, int64_t cols, PackedMatrix& out) -> absl::Status {
+    auto t = get(id, layer, {cols, rows});
+    if (!t.ok()) return t.status();
+    auto v = view(*t, rows, cols, /*own=*/false);
+    if (!v.ok()) return v.status();
+    auto packed = PackWeights(*v);
+    if (!packed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": tensor ", t->name, ": ", packed.status().message()));
+    }
+    if (w.matrix_type.empty()) w.matrix_type = std::string(TypeName(t->type));
+    out = std::move(*packed);
     return absl::OkStatus();
   };
-  w.owned.reserve(2 + 6 * c.n_layer);  // views into `owned` must not move
 #define TRY(expr) \
   if (absl::Status s_ = (expr); !s_.ok()) return s_
-  TRY(mat(T::kTokenEmbd, -1, c.n_vocab, E, w.token_embd));
+  {
+    auto t = get(T::kTokenEmbd, -1, {E, c.n_vocab});
+    if (!t.ok()) return t.status();
+    auto v = view(*t, c.n_vocab, E, own_embeddings);
+    if (!v.ok()) return v.status();
+    if (!CanConvert(v->type)) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": tensor ", t->name, ": type ",
+                                                     std::string(TypeName(v->type)), " cannot be decoded"));
+    }
+    w.token_embd = *v;
+  }
   {
     auto pos = get(T::kPositionEmbd, -1, {E, c.n_pos});
     if (!pos.ok()) return pos.status();
@@ -236,7 +257,7 @@ absl::StatusOr<std::unique_ptr<BertWeights>> LoadBertGguf(std::unique_ptr<GgufFi
     if (t == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": tensor ", name, " not found"));
     return RawTensor{name, t->type, t->shape, f.TensorData(*t)};
   };
-  if (absl::Status s = FillWeights(path, *w, lookup, /*own_matrices=*/false); !s.ok()) return s;
+  if (absl::Status s = FillWeights(path, *w, lookup, /*own_embeddings=*/false); !s.ok()) return s;
   w->gguf = std::move(file);
   return w;
 }
@@ -262,7 +283,7 @@ absl::StatusOr<std::unique_ptr<BertWeights>> LoadBertSafetensors(const Safetenso
     // PyTorch order is outermost first; GGML order is the reverse.
     return RawTensor{t->name, type, std::vector<int64_t>(t->shape.rbegin(), t->shape.rend()), file.Data(*t)};
   };
-  if (absl::Status s = FillWeights(path, *w, lookup, /*own_matrices=*/true); !s.ok()) return s;
+  if (absl::Status s = FillWeights(path, *w, lookup, /*own_embeddings=*/true); !s.ok()) return s;
   return w;
 }
 

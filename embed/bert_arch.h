@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/gguf.h"
+#include "embed/gemm.h"
 #include "model/kernels.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -62,18 +63,20 @@ const std::vector<BertTensorName>& BertTensorNames();
 std::string GgufTensorName(BertTensor t, int64_t layer);
 std::string HfTensorName(BertTensor t, int64_t layer);
 
-// Matrices are kernel views: rows = output features, cols = input features.
+// Matrices are decoded to f32 and packed for the GEMM at load time (see
+// gemm.h): rows = output features, cols = input features.
 struct BertLayer {
-  WeightView q, k, v, out, up, down;
+  PackedMatrix q, k, v, out, up, down;
   std::vector<float> q_b, k_b, v_b, out_b, up_b, down_b;
   std::vector<float> attn_norm_w, attn_norm_b, out_norm_w, out_norm_b;
 };
 
-// Everything the forward pass reads. Views point into `gguf` (mapped file) or
-// into `owned` buffers; both live as long as the BertWeights.
+// Everything the forward pass reads. token_embd points into `gguf` (mapped
+// file) or into `owned`; both live as long as the BertWeights.
 struct BertWeights {
   BertConfig config;
   WeightView token_embd;             // [n_vocab][E], any dequantizable type
+  std::string matrix_type;           // stored type of the layer matrices ("F16", ...)
   std::vector<float> position_embd;  // [n_pos][E]
   std::vector<float> token_type0;    // [E]: row 0 (every token has type 0)
   std::vector<float> embd_norm_w, embd_norm_b;
@@ -89,8 +92,8 @@ struct BertWeights {
 absl::StatusOr<std::unique_ptr<BertWeights>> LoadBertGguf(std::unique_ptr<GgufFile> file);
 
 // Reads weights from a HF safetensors state dict (names with or without the
-// "bert." prefix) for `config` (already read from config.json); copies them
-// into owned buffers in their own type (F32, F16 or BF16).
+// "bert." prefix) for `config` (already read from config.json); the word
+// embeddings are copied in their own type (F32, F16 or BF16), the rest decoded.
 absl::StatusOr<std::unique_ptr<BertWeights>> LoadBertSafetensors(const SafetensorsFile& file,
                                                                  const BertConfig& config);
 

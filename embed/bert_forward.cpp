@@ -9,7 +9,8 @@
 #include <cstring>
 
 #include "embed/ops.h"
-#include "model/kernels.h"
+#include "embed/attention.h"
+#include "embed/gemm.h"
 #include "model/quantize.h"
 
 namespace tinyrag::embed {
@@ -25,7 +26,7 @@ ForwardScratch::ForwardScratch(const BertConfig& c, int64_t max_tokens_in, int64
   proj.resize(te);
   ff.resize(static_cast<size_t>(max_tokens * c.n_ff));
   const int64_t d = c.n_embd / c.n_head;
-  attn.resize(static_cast<size_t>(threads) * (d + 1) * max_len);
+  attn.resize(static_cast<size_t>(threads * AttentionScratchSize(max_len, d)));
 }
 
 absl::Status ForwardBatch(const BertWeights& w, std::span<const std::span<const int32_t>> seqs, ThreadPool& pool,
@@ -60,41 +61,32 @@ absl::Status ForwardBatch(const BertWeights& w, std::span<const std::span<const 
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   for (const BertLayer& L : w.layers) {
-    // Projections.   q, k, v: [T][E]
-    if (auto st = MatMul(L.q, x, T, s.q.data(), &pool); !st.ok()) return st;
-    if (auto st = MatMul(L.k, x, T, s.k.data(), &pool); !st.ok()) return st;
-    if (auto st = MatMul(L.v, x, T, s.v.data(), &pool); !st.ok()) return st;
-    pool.ParallelForRange(T, 16, [&](int64_t b, int64_t e, int) {
-      ops.add_bias(s.q.data() + b * E, e - b, E, L.q_b.data());
-      ops.add_bias(s.k.data() + b * E, e - b, E, L.k_b.data());
-      ops.add_bias(s.v.data() + b * E, e - b, E, L.v_b.data());
-    });
+    // Projections (bias included).   q, k, v: [T][E]
+    PackedMatMul(L.q, x, T, s.q.data(), L.q_b.data(), &pool);
+    PackedMatMul(L.k, x, T, s.k.data(), L.k_b.data(), &pool);
+    PackedMatMul(L.v, x, T, s.v.data(), L.v_b.data(), &pool);
 
     // Attention, one task per (sequence, head); each head reads columns
     // [h d, (h + 1) d) of its sequence's rows only.   ctx: [T][E]
     pool.ParallelFor(n_seq * H, [&](int64_t task, int thread) {
       const int64_t i = task / H, h = task % H;
       const int64_t base = off[i] * E + h * d;
-      ops.attention(s.q.data() + base, s.k.data() + base, s.v.data() + base, E, d, off[i + 1] - off[i], scale,
-                    s.ctx.data() + base, s.attn.data() + static_cast<size_t>(thread) * (d + 1) * s.max_len);
+      Attention(s.q.data() + base, s.k.data() + base, s.v.data() + base, E, d, off[i + 1] - off[i], scale,
+                s.ctx.data() + base, s.attn.data() + thread * AttentionScratchSize(s.max_len, d));
     });
 
     // Output projection, residual, LayerNorm.   proj: [T][E] -> x: [T][E]
-    if (auto st = MatMul(L.out, s.ctx.data(), T, s.proj.data(), &pool); !st.ok()) return st;
+    PackedMatMul(L.out, s.ctx.data(), T, s.proj.data(), L.out_b.data(), &pool);
     pool.ParallelForRange(T, 16, [&](int64_t b, int64_t e, int) {
-      ops.add_bias(s.proj.data() + b * E, e - b, E, L.out_b.data());
       ops.add_layer_norm(x + b * E, s.proj.data() + b * E, e - b, E, L.attn_norm_w.data(), L.attn_norm_b.data(),
                          c.norm_eps);
     });
 
     // Feed-forward.   ff: [T][F] -> proj: [T][E] -> x: [T][E]
-    if (auto st = MatMul(L.up, x, T, s.ff.data(), &pool); !st.ok()) return st;
-    pool.ParallelForRange(T, 8, [&](int64_t b, int64_t e, int) {
-      ops.add_bias_gelu(s.ff.data() + b * F, e - b, F, L.up_b.data());
-    });
-    if (auto st = MatMul(L.down, s.ff.data(), T, s.proj.data(), &pool); !st.ok()) return st;
+    PackedMatMul(L.up, x, T, s.ff.data(), L.up_b.data(), &pool);
+    pool.ParallelForRange(T, 8, [&](int64_t b, int64_t e, int) { ops.gelu(s.ff.data() + b * F, e - b, F); });
+    PackedMatMul(L.down, s.ff.data(), T, s.proj.data(), L.down_b.data(), &pool);
     pool.ParallelForRange(T, 16, [&](int64_t b, int64_t e, int) {
-      ops.add_bias(s.proj.data() + b * E, e - b, E, L.down_b.data());
       ops.add_layer_norm(x + b * E, s.proj.data() + b * E, e - b, E, L.out_norm_w.data(), L.out_norm_b.data(),
                          c.norm_eps);
     });

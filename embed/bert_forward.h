@@ -24,7 +24,7 @@ struct ForwardScratch {
   std::vector<float> ctx;   // [T][E] attention output before the projection
   std::vector<float> proj;  // [T][E] projection outputs (attention out, FFN down)
   std::vector<float> ff;    // [T][F] FFN intermediate
-  std::vector<float> attn;  // [threads][(d + 1) * max_len] per-thread attention scratch
+  std::vector<float> attn;  // [threads][AttentionScratchSize(max_len, d)]
 };
 
 // Runs the encoder over `seqs` (each non-empty, ids < n_vocab, at most

@@ -32,7 +32,7 @@ Encoder::Encoder(std::unique_ptr<embed::BertWeights> weights, std::unique_ptr<To
       info_(std::move(info)),
       pool_(std::make_unique<ThreadPool>(ResolveThreads(threads))) {
   const embed::BertConfig& c = weights_->config;
-  info_.weight_type = std::string(TypeName(weights_->layers.front().q.type));
+  info_.weight_type = weights_->matrix_type;
   info_.dim = c.n_embd;
   info_.n_layer = c.n_layer;
   info_.n_head = c.n_head;

@@ -12,7 +12,7 @@
 namespace tinyrag::embed {
 namespace ops_baseline {
 #include "embed/ops_impl.inc"
-const EncoderOps kOps = {AddLayerNorm, AddBias, AddBiasGelu, Attention};
+const EncoderOps kOps = {AddLayerNorm, GeluRows, SoftmaxRows};
 }  // namespace ops_baseline
 
 namespace ops_avx2 {

@@ -14,17 +14,12 @@ struct EncoderOps {
   // x[i] = LayerNorm(x[i] + (r ? r[i] : 0)) * w + b for each of n rows of e
   // values (biased variance, as BERT).
   void (*add_layer_norm)(float* x, const float* r, int64_t n, int64_t e, const float* w, const float* b, float eps);
-  // x[i] += b for each of n rows of e values.
-  void (*add_bias)(float* x, int64_t n, int64_t e, const float* b);
-  // x[i] = GELU(x[i] + b) for each of n rows of e values, GELU with erf
-  // (as BERT; error of the erf approximation below 2e-7).
-  void (*add_bias_gelu)(float* x, int64_t n, int64_t e, const float* b);
-  // Bidirectional attention of one head over one sequence of `n` tokens:
-  // out[i] = sum_j softmax_j(scale * q[i].k[j]) v[j] for i < n. Rows of q, k,
-  // v and out are `stride` floats apart and `d` long. `scratch` holds at least
-  // (d + 1) * n floats.
-  void (*attention)(const float* q, const float* k, const float* v, int64_t stride, int64_t d, int64_t n,
-                    float scale, float* out, float* scratch);
+  // x = GELU(x) for n * e values, GELU with erf (as BERT; relative error of
+  // the erfc approximation below 2e-7).
+  void (*gelu)(float* x, int64_t n, int64_t e);
+  // Row-wise softmax of scale * s over the first n values of each of `rows`
+  // rows that are `ld` floats apart; values [n, ld) of each row are set to 0.
+  void (*softmax)(float* s, int64_t rows, int64_t n, int64_t ld, float scale);
 };
 
 // The ops for the active CPU level (cached after the first call).

@@ -10,5 +10,5 @@
 namespace tinyrag::embed::ops_avx2 {
 #include "embed/ops_impl.inc"
 extern const EncoderOps kOps;
-const EncoderOps kOps = {AddLayerNorm, AddBias, AddBiasGelu, Attention};
+const EncoderOps kOps = {AddLayerNorm, GeluRows, SoftmaxRows};
 }  // namespace tinyrag::embed::ops_avx2
