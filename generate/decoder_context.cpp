@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "generate/attention.h"
 #include "model/half.h"
 #include "model/quantize.h"
 
@@ -86,7 +87,7 @@ absl::StatusOr<std::unique_ptr<DecoderContext>> DecoderContext::Create(const Dec
   ctx->row_seq_.resize(B);
   ctx->rope_cs_.resize(B * cfg.n_rot);
   const int threads = pool ? pool->num_threads() : 1;
-  ctx->scores_.resize(static_cast<size_t>(threads) * o.n_ctx);
+  ctx->scores_.resize(static_cast<size_t>(threads) * (cfg.n_head / cfg.n_head_kv) * o.n_ctx);
   ctx->out_x_.resize(o.max_outputs * cfg.n_embd);
   ctx->logits_.resize(o.max_outputs * cfg.n_vocab);
   return ctx;
@@ -254,49 +255,30 @@ void DecoderContext::StoreKv(int l, int64_t n) {
 
 absl::Status DecoderContext::Attention(int l, int64_t n) {
   const int64_t hd = cfg_.head_dim;
-  const int64_t group = cfg_.n_head / cfg_.n_head_kv;  // query heads per KV head (GQA/MQA)
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int group = static_cast<int>(cfg_.n_head / cfg_.n_head_kv);  // query heads per KV head (GQA/MQA)
   const bool f16 = options_.kv_type == KvCacheType::kF16;
+  // One task per (row, KV head): the group's query heads share each converted key/value row.
   auto task = [&](int64_t t, int thread) {
-    const int64_t r = t / cfg_.n_head, h = t % cfg_.n_head, g = h / group;
-    const int64_t len = row_pos_[r] + 1;  // causal: positions 0..pos of this row's sequence
-    const float* q = &q_[r * q_dim_ + h * hd];
-    float* att = &scores_[static_cast<size_t>(thread) * options_.n_ctx];
+    const int64_t r = t / cfg_.n_head_kv, g = t % cfg_.n_head_kv;
     const size_t base = KvOffset(l, row_seq_[r], 0) + g * hd;
-    float max_score = -INFINITY;
-    for (int64_t p = 0; p < len; ++p) {
-      const size_t at = base + p * kv_dim_;
-      float dot = 0;
-      if (f16) {
-        for (int64_t i = 0; i < hd; ++i) dot += q[i] * F16ToF32(k_f16_[at + i]);
-      } else {
-        for (int64_t i = 0; i < hd; ++i) dot += q[i] * k_f32_[at + i];
-      }
-      att[p] = dot * scale;
-      max_score = std::max(max_score, att[p]);
-    }
-    double sum = 0;
-    for (int64_t p = 0; p < len; ++p) {
-      att[p] = std::exp(att[p] - max_score);
-      sum += att[p];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    float* out = &att_out_[r * q_dim_ + h * hd];
-    std::fill_n(out, hd, 0.0f);
-    for (int64_t p = 0; p < len; ++p) {
-      const size_t at = base + p * kv_dim_;
-      const float a = att[p] * inv;
-      if (f16) {
-        for (int64_t i = 0; i < hd; ++i) out[i] += a * F16ToF32(v_f16_[at + i]);
-      } else {
-        for (int64_t i = 0; i < hd; ++i) out[i] += a * v_f32_[at + i];
-      }
-    }
+    attention::Args a;
+    a.q = &q_[r * q_dim_ + g * group * hd];
+    a.n_q = group;
+    a.head_dim = hd;
+    a.k = f16 ? static_cast<const void*>(&k_f16_[base]) : &k_f32_[base];
+    a.v = f16 ? static_cast<const void*>(&v_f16_[base]) : &v_f32_[base];
+    a.f16 = f16;
+    a.stride = kv_dim_;
+    a.len = row_pos_[r] + 1;  // causal: positions 0..pos of this row's sequence
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    a.scores = &scores_[static_cast<size_t>(thread) * group * options_.n_ctx];
+    a.out = &att_out_[r * q_dim_ + g * group * hd];
+    attention::Attend(a);
   };
   if (pool_ != nullptr) {
-    pool_->ParallelFor(n * cfg_.n_head, task);
+    pool_->ParallelFor(n * cfg_.n_head_kv, task);
   } else {
-    for (int64_t t = 0; t < n * cfg_.n_head; ++t) task(t, 0);
+    for (int64_t t = 0; t < n * cfg_.n_head_kv; ++t) task(t, 0);
   }
   return absl::OkStatus();
 }

@@ -1,10 +1,9 @@
 // `tinyrag bench -m MODEL [--embed] [-p N] [-n N] [-b N] [-t THREADS] [-r REPS] [--json]`
 // (see ../shared/docs/cli.md). Parses the options and dispatches to a mode:
-// --embed measures the encoder (bench_embed.cpp); the decoder mode (prefill
-// and generation speed) is added with the decoder.
+// --embed measures the encoder (bench_embed.cpp); otherwise the decoder's
+// prefill and generation speed (bench_decode.cpp).
 #include <memory>
 
-#include "absl/status/status.h"
 #include "service/cli/bench.h"
 #include "service/cli/command.h"
 
@@ -13,7 +12,7 @@ namespace {
 
 int RunBench(const BenchArgs& args) {
   if (args.embed) return RunEmbedBench(args);
-  return ReportError(absl::UnimplementedError("bench: decoder benchmarking is not available yet; use --embed"));
+  return RunDecodeBench(args);
 }
 
 }  // namespace

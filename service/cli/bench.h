@@ -21,4 +21,7 @@ struct BenchArgs {
 // Encoder throughput: b inputs of p tokens each per pass. Returns the exit status.
 int RunEmbedBench(const BenchArgs& args);
 
+// Decoder prefill and decode speed (bench_decode.cpp). Returns the exit status.
+int RunDecodeBench(const BenchArgs& args);
+
 }  // namespace tinyrag::cli
