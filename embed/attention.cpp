@@ -39,10 +39,10 @@ void Attention(const float* q, const float* k, const float* v, int64_t stride, i
     }
   }
   // Scores S = Q K^T: [n][n_pad].
-  for (int64_t i = 0; i < n; i += kKernelRows) {
-    const int m = static_cast<int>(std::min<int64_t>(kKernelRows, n - i));
+  for (int64_t i = 0; i < n; i += kernel.rows) {
+    const int m = static_cast<int>(std::min<int64_t>(kernel.rows, n - i));
     for (int64_t p = 0; p < n_pad / kPanel; ++p) {
-      kernel(kp + p * d * kPanel, q + i * stride, stride, d, m, s + i * n_pad + p * kPanel, n_pad, zero, kPanel);
+      kernel.fn(kp + p * d * kPanel, q + i * stride, stride, d, m, s + i * n_pad + p * kPanel, n_pad, zero, kPanel);
     }
   }
   ActiveOps().softmax(s, n, n, n_pad, scale);  // columns [n, n_pad) become 0
@@ -58,10 +58,10 @@ void Attention(const float* q, const float* k, const float* v, int64_t stride, i
     }
   }
   // out = P V: [n][d].
-  for (int64_t i = 0; i < n; i += kKernelRows) {
-    const int m = static_cast<int>(std::min<int64_t>(kKernelRows, n - i));
+  for (int64_t i = 0; i < n; i += kernel.rows) {
+    const int m = static_cast<int>(std::min<int64_t>(kernel.rows, n - i));
     for (int64_t p = 0; p < d_pad / kPanel; ++p) {
-      kernel(vp + p * n_pad * kPanel, s + i * n_pad, n_pad, n_pad, m, out + i * stride + p * kPanel, stride, zero,
+      kernel.fn(vp + p * n_pad * kPanel, s + i * n_pad, n_pad, n_pad, m, out + i * stride + p * kPanel, stride, zero,
              static_cast<int>(std::min(kPanel, d - p * kPanel)));
     }
   }

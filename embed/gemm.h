@@ -35,11 +35,14 @@ absl::StatusOr<PackedMatrix> PackWeights(const WeightView& w);
 // `pool` (nullptr: the calling thread). Thread-safe for distinct outputs.
 void PackedMatMul(const PackedMatrix& w, const float* x, int64_t n, float* y, const float* bias, ThreadPool* pool);
 
-// The micro-kernel: rows [i0, i0 + m) of x (m <= 6) times one panel, plus
-// bias, into y (only the first `valid` <= kPanel columns are stored).
-using PanelKernel = void (*)(const float* panel, const float* x, int64_t ldx, int64_t cols, int m, float* y,
-                             int64_t ldy, const float* bias, int valid);
-inline constexpr int kKernelRows = 6;
+// A micro-kernel: m <= rows rows of x (ldx floats apart, `cols` long) times
+// one panel, plus bias, into y (only the first `valid` <= kPanel columns are
+// stored, only `valid` bias values are read).
+struct PanelKernel {
+  void (*fn)(const float* panel, const float* x, int64_t ldx, int64_t cols, int m, float* y, int64_t ldy,
+             const float* bias, int valid);
+  int rows;  // tile height
+};
 // The micro-kernel for the active CPU level (also used by attention.cpp).
 PanelKernel ActivePanelKernel();
 
