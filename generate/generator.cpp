@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 
 #include "absl/strings/str_cat.h"
 
@@ -60,80 +61,205 @@ std::string StopStringFilter::Finish() {
   return std::exchange(held_, std::string());
 }
 
-absl::StatusOr<GenerateResult> Generate(DecoderContext& ctx, int seq, std::span<const TokenId> prompt,
-                                        const GenerateOptions& options) {
-  if (prompt.empty()) return absl::InvalidArgumentError("Generate: empty prompt");
-  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  if (n_prompt > ctx.n_ctx()) {
-    return absl::OutOfRangeError(absl::StrCat("prompt of ", n_prompt, " tokens exceeds the context length ",
-                                              ctx.n_ctx()));
+namespace {
+
+// The per-request state of the loop: sampler, history, text filters, result.
+class SequenceRun {
+ public:
+  SequenceRun(const Tokenizer& tokenizer, int seq, std::span<const TokenId> prompt, const GenerateOptions& options)
+      : tokenizer_(tokenizer),
+        seq_(seq),
+        options_(options),
+        sampler_(options.sampler),
+        history_(prompt.begin(), prompt.end()),
+        stops_(options.stop_strings) {
+    result_.prompt_tokens = static_cast<int64_t>(prompt.size());
+    result_.stop = StopReason::kMaxTokens;
+  }
+
+  int seq() const { return seq_; }
+  TokenId last() const { return history_.back(); }
+  bool cancelled() const { return Cancelled(options_); }
+  GenerateResult& result() { return result_; }
+
+  void Cancel() { Finish(StopReason::kCancelled); }
+
+  // Samples the next token from `logits`; returns true when the sequence
+  // wants a forward pass for it (not finished) and it fits the context.
+  bool Step(std::span<const float> logits, int64_t seq_len, int64_t n_ctx) {
+    if (options_.max_tokens <= 0) {
+      Finish(StopReason::kMaxTokens);
+      return false;
+    }
+    if (cancelled()) {
+      Finish(StopReason::kCancelled);
+      return false;
+    }
+    const TokenId id = sampler_.Sample(logits, history_);
+    if (tokenizer_.IsEndOfGeneration(id)) {
+      Finish(StopReason::kEndOfGeneration);
+      return false;
+    }
+    TokenLogProbs lp = ComputeLogProbs(logits, id, options_.top_logprobs);
+    result_.tokens.push_back({id, lp.logprob, std::move(lp.top)});
+    history_.push_back(id);
+    Emit(stops_.Push(utf8_.Push(tokenizer_.TokenToPiece(id))));
+    if (stops_.stopped()) {
+      Finish(StopReason::kStopString);
+      return false;
+    }
+    // No forward pass for a token that will never be sampled.
+    if (static_cast<int>(result_.tokens.size()) >= options_.max_tokens) {
+      Finish(StopReason::kMaxTokens);
+      return false;
+    }
+    if (seq_len >= n_ctx) {
+      Finish(StopReason::kContextFull);
+      return false;
+    }
+    return true;
+  }
+
+  void Finish(StopReason reason) {
+    if (done_) return;
+    result_.stop = reason;
+    if (!stops_.stopped()) {
+      Emit(stops_.Push(utf8_.Finish()));
+      if (stops_.stopped()) result_.stop = StopReason::kStopString;
+      Emit(stops_.Finish());
+    }
+    done_ = true;
+  }
+
+ private:
+  void Emit(const std::string& text) {
+    if (text.empty()) return;
+    result_.text += text;
+    if (options_.on_text) options_.on_text(text);
+  }
+
+  const Tokenizer& tokenizer_;
+  int seq_;
+  const GenerateOptions& options_;
+  Sampler sampler_;
+  std::vector<TokenId> history_;
+  Utf8Stream utf8_;
+  StopStringFilter stops_;
+  GenerateResult result_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+// Request i runs in sequence seqs[i] of ctx.
+absl::StatusOr<std::vector<GenerateResult>> RunRequests(DecoderContext& ctx, std::span<const GenerateRequest> requests,
+                                                        std::span<const int> seqs) {
+  const int64_t n_req = static_cast<int64_t>(requests.size());
+  if (n_req == 0) return absl::InvalidArgumentError("GenerateBatch: no requests");
+  if (n_req > ctx.options().n_seq || n_req > ctx.options().max_outputs) {
+    return absl::InvalidArgumentError(absl::StrCat("GenerateBatch: ", n_req, " requests need n_seq and max_outputs >= ",
+                                                   n_req, " (context has ", ctx.options().n_seq, " and ",
+                                                   ctx.options().max_outputs, ")"));
+  }
+  for (const GenerateRequest& r : requests) {
+    if (r.prompt.empty()) return absl::InvalidArgumentError("Generate: empty prompt");
+    if (static_cast<int64_t>(r.prompt.size()) > ctx.n_ctx()) {
+      return absl::OutOfRangeError(absl::StrCat("prompt of ", r.prompt.size(), " tokens exceeds the context length ",
+                                                ctx.n_ctx()));
+    }
   }
   const Tokenizer& tokenizer = ctx.model().tokenizer();
-  GenerateResult result;
-  result.prompt_tokens = n_prompt;
-  ctx.TruncateSequence(seq, 0);
+  std::vector<SequenceRun> runs;
+  runs.reserve(n_req);
+  for (int i = 0; i < n_req; ++i) {
+    runs.emplace_back(tokenizer, seqs[i], requests[i].prompt, requests[i].options);
+    ctx.TruncateSequence(seqs[i], 0);
+  }
 
-  // Prefill in chunks; only the last token's logits are needed.
+  // Prefill: all prompts' tokens in batches of up to max_batch; output k of
+  // the batch that holds request i's last prompt token is its first logits.
   auto start = std::chrono::steady_clock::now();
-  const int64_t chunk = ctx.options().max_batch;
   std::vector<BatchToken> batch;
-  for (int64_t at = 0; at < n_prompt; at += chunk) {
-    if (Cancelled(options)) {
-      result.stop = StopReason::kCancelled;
-      return result;
+  std::vector<int> output_owner;  // request of each logits row of the current batch
+  std::vector<int> active;        // requests wanting a forward pass for their last token
+  auto sample_outputs = [&]() {
+    for (size_t k = 0; k < output_owner.size(); ++k) {
+      SequenceRun& run = runs[output_owner[k]];
+      if (run.Step(ctx.logits(static_cast<int64_t>(k)), ctx.sequence_length(run.seq()), ctx.n_ctx())) {
+        active.push_back(output_owner[k]);
+      }
     }
-    batch.clear();
-    const int64_t end = std::min(n_prompt, at + chunk);
-    for (int64_t i = at; i < end; ++i) batch.push_back({prompt[i], seq, i == n_prompt - 1});
-    if (absl::Status s = ctx.Decode(batch); !s.ok()) return s;
-  }
-  result.prefill_seconds = Seconds(start);
-
-  start = std::chrono::steady_clock::now();
-  Sampler sampler(options.sampler);
-  std::vector<TokenId> history(prompt.begin(), prompt.end());
-  Utf8Stream utf8;
-  StopStringFilter stops(options.stop_strings);
-  auto emit = [&](const std::string& text) {
-    if (text.empty()) return;
-    result.text += text;
-    if (options.on_text) options.on_text(text);
   };
-  result.stop = StopReason::kMaxTokens;
-  for (int n = 0; n < options.max_tokens; ++n) {
-    if (Cancelled(options)) {
-      result.stop = StopReason::kCancelled;
-      break;
+  auto flush = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    if (absl::Status s = ctx.Decode(batch); !s.ok()) return s;
+    const auto prefill_end = std::chrono::steady_clock::now();
+    for (int owner : output_owner) {
+      runs[owner].result().prefill_seconds = std::chrono::duration<double>(prefill_end - start).count();
     }
-    const std::span<const float> logits = ctx.logits(0);
-    const TokenId id = sampler.Sample(logits, history);
-    if (tokenizer.IsEndOfGeneration(id)) {
-      result.stop = StopReason::kEndOfGeneration;
-      break;
+    sample_outputs();
+    batch.clear();
+    output_owner.clear();
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < n_req; ++i) {
+    const std::span<const TokenId> prompt = requests[i].prompt;
+    for (size_t t = 0; t < prompt.size(); ++t) {
+      if (static_cast<int64_t>(batch.size()) == ctx.options().max_batch) {
+        // Cancellation is checked between prefill chunks.
+        if (absl::Status s = flush(); !s.ok()) return s;
+      }
+      if (runs[i].cancelled()) {
+        runs[i].Cancel();
+        break;
+      }
+      const bool last = t + 1 == prompt.size();
+      batch.push_back({prompt[t], seqs[i], last});
+      if (last) output_owner.push_back(i);
     }
-    TokenLogProbs lp = ComputeLogProbs(logits, id, options.top_logprobs);
-    result.tokens.push_back({id, lp.logprob, std::move(lp.top)});
-    history.push_back(id);
-    emit(stops.Push(utf8.Push(tokenizer.TokenToPiece(id))));
-    if (stops.stopped()) {
-      result.stop = StopReason::kStopString;
-      break;
-    }
-    if (n + 1 == options.max_tokens) break;  // no forward pass for a token never sampled
-    if (ctx.sequence_length(seq) >= ctx.n_ctx()) {
-      result.stop = StopReason::kContextFull;
-      break;
-    }
-    const BatchToken next{id, seq, true};
-    if (absl::Status s = ctx.Decode({&next, 1}); !s.ok()) return s;
   }
-  if (!stops.stopped()) {
-    emit(stops.Push(utf8.Finish()));
-    if (stops.stopped()) result.stop = StopReason::kStopString;
-    emit(stops.Finish());
+  if (absl::Status s = flush(); !s.ok()) return s;
+
+  // Decode: one token of every active sequence per forward pass.
+  start = std::chrono::steady_clock::now();
+  while (!active.empty()) {
+    batch.clear();
+    output_owner.clear();
+    for (int i : active) {
+      batch.push_back({runs[i].last(), runs[i].seq(), true});
+      output_owner.push_back(i);
+    }
+    active.clear();
+    if (absl::Status s = ctx.Decode(batch); !s.ok()) return s;
+    sample_outputs();
   }
-  result.decode_seconds = Seconds(start);
-  return result;
+  const double decode_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<GenerateResult> results;
+  results.reserve(n_req);
+  for (SequenceRun& run : runs) {
+    run.result().decode_seconds = decode_seconds;
+    results.push_back(std::move(run.result()));
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<GenerateResult>> GenerateBatch(DecoderContext& ctx,
+                                                          std::span<const GenerateRequest> requests) {
+  std::vector<int> seqs(requests.size());
+  std::iota(seqs.begin(), seqs.end(), 0);
+  return RunRequests(ctx, requests, seqs);
+}
+
+absl::StatusOr<GenerateResult> Generate(DecoderContext& ctx, int seq, std::span<const TokenId> prompt,
+                                        const GenerateOptions& options) {
+  if (seq < 0 || seq >= ctx.options().n_seq) {
+    return absl::InvalidArgumentError(absl::StrCat("Generate: sequence ", seq, " out of range"));
+  }
+  const GenerateRequest request{prompt, options};
+  const int seqs[1] = {seq};
+  auto results = RunRequests(ctx, {&request, 1}, seqs);
+  if (!results.ok()) return results.status();
+  return std::move(results->front());
 }
 
 }  // namespace tinyrag

@@ -59,6 +59,22 @@ struct GenerateResult {
 absl::StatusOr<GenerateResult> Generate(DecoderContext& ctx, int seq, std::span<const TokenId> prompt,
                                         const GenerateOptions& options);
 
+// Continuous batching: generates for many prompts at once, sequence i of
+// `ctx` (which needs n_seq >= requests and max_outputs >= requests) serving
+// request i. Prompts are prefilled together in batches of up to max_batch
+// tokens, then every unfinished sequence advances by one token per forward
+// pass, so the weights are read once per step for all of them; a finished
+// sequence leaves the batch at once. Each request keeps its own sampler,
+// stops, stream callback and cancellation flag, and gets exactly the result
+// it would get alone (same tokens; the logits agree to float rounding).
+// Errors: as Generate, for any request; no request then has a result.
+struct GenerateRequest {
+  std::span<const TokenId> prompt;
+  GenerateOptions options;
+};
+absl::StatusOr<std::vector<GenerateResult>> GenerateBatch(DecoderContext& ctx,
+                                                          std::span<const GenerateRequest> requests);
+
 // Holds back streamed text that might be the start of a stop string, and
 // finds complete stop strings. Exposed for tests.
 class StopStringFilter {

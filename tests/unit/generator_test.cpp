@@ -117,6 +117,45 @@ TEST_F(GeneratorTest, SeededSamplingIsReproducible) {
   EXPECT_EQ(a->text, b->text);
 }
 
+TEST_F(GeneratorTest, FourPromptsInOneBatchGiveTheResultsOfEachAlone) {
+  const std::vector<std::string> texts = {"Once upon a time", "The cat", "Tom had a big red", "One day"};
+  std::vector<std::vector<TokenId>> prompts;
+  for (const std::string& t : texts) prompts.push_back(model_->tokenizer().Encode(t, {.add_special = true}));
+  std::vector<GenerateRequest> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    GenerateOptions o;
+    o.max_tokens = 20 + 10 * static_cast<int>(i);  // they leave the batch at different steps
+    o.sampler.temperature = i % 2 == 0 ? 0.0f : 0.9f;  // greedy and seeded sampling side by side
+    o.sampler.seed = 100 + i;
+    o.top_logprobs = 2;
+    requests.push_back({prompts[i], o});
+  }
+  std::vector<GenerateResult> alone;
+  for (const GenerateRequest& r : requests) {
+    auto res = Generate(*ctx_, 0, r.prompt, r.options);
+    ASSERT_TRUE(res.ok()) << res.status();
+    alone.push_back(*res);
+  }
+  // max_batch 6: prompts of different sequences share prefill chunks.
+  auto ctx = DecoderContext::Create(*model_, {.n_ctx = 128, .n_seq = 4, .max_batch = 6}, nullptr);
+  ASSERT_TRUE(ctx.ok());
+  auto together = GenerateBatch(**ctx, requests);
+  ASSERT_TRUE(together.ok()) << together.status();
+  ASSERT_EQ(together->size(), alone.size());
+  for (size_t i = 0; i < alone.size(); ++i) {
+    EXPECT_EQ((*together)[i].text, alone[i].text) << i;
+    ASSERT_EQ((*together)[i].tokens.size(), alone[i].tokens.size()) << i;
+    for (size_t t = 0; t < alone[i].tokens.size(); ++t) {
+      EXPECT_EQ((*together)[i].tokens[t].id, alone[i].tokens[t].id);
+      EXPECT_NEAR((*together)[i].tokens[t].logprob, alone[i].tokens[t].logprob, 1e-4);
+    }
+    EXPECT_EQ((*together)[i].stop, StopReason::kMaxTokens);
+  }
+  // More requests than sequences is refused.
+  requests.push_back(requests[0]);
+  EXPECT_FALSE(GenerateBatch(**ctx, requests).ok());
+}
+
 TEST(ChatFormatTest, RecognizesTheFamiliesAndFallsBack) {
   EXPECT_EQ(DetectChatFormat("{{'<|im_start|>' + message['role']}}"), ChatFormat::kChatML);
   EXPECT_EQ(DetectChatFormat("<|start_header_id|>"), ChatFormat::kLlama3);
