@@ -303,10 +303,14 @@ std::vector<uint8_t> SafetensorsWriter::Serialize() const {
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
-  std::vector<uint8_t> out(8);
+  std::vector<uint8_t> out(8 + text.size() + offset);
   for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
-  out.insert(out.end(), text.begin(), text.end());
-  for (const Entry& e : entries_) out.insert(out.end(), e.bytes.begin(), e.bytes.end());
+  std::memcpy(out.data() + 8, text.data(), text.size());
+  size_t pos = 8 + text.size();
+  for (const Entry& e : entries_) {
+    if (!e.bytes.empty()) std::memcpy(out.data() + pos, e.bytes.data(), e.bytes.size());
+    pos += e.bytes.size();
+  }
   return out;
 }
 
