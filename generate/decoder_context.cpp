@@ -35,6 +35,10 @@ void Rope(float* head, const float* cs, int64_t n_rot, RopeStyle style) {
 
 float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+// Rows per FFN block: 2 x 128 x n_ff floats (5 MB for Qwen2.5-0.5B) instead of
+// 2 x max_batch x n_ff, which keeps resident memory near file + KV cache.
+constexpr int64_t kFfnRows = 128;
+
 }  // namespace
 
 DecoderContext::DecoderContext(const DecoderModel& model, const DecoderContextOptions& options, ThreadPool* pool)
@@ -81,8 +85,9 @@ absl::StatusOr<std::unique_ptr<DecoderContext>> DecoderContext::Create(const Dec
   ctx->k_.resize(B * kv_dim);
   ctx->v_.resize(B * kv_dim);
   ctx->att_out_.resize(B * q_dim);
-  ctx->ff_gate_.resize(B * cfg.n_ff);
-  ctx->ff_up_.resize(B * cfg.n_ff);
+  ctx->ffn_rows_ = std::min<int64_t>(B, kFfnRows);
+  ctx->ff_gate_.resize(ctx->ffn_rows_ * cfg.n_ff);
+  ctx->ff_up_.resize(ctx->ffn_rows_ * cfg.n_ff);
   ctx->row_pos_.resize(B);
   ctx->row_seq_.resize(B);
   ctx->rope_cs_.resize(B * cfg.n_rot);
@@ -228,13 +233,18 @@ absl::Status DecoderContext::Layer(int l, int64_t n) {
 
   // xb [n][d] = RMSNorm(x) * ffn_norm
   for (int64_t r = 0; r < n; ++r) RmsNorm(&x_[r * d], w.ffn_norm.data(), d, cfg_.rms_eps, &xb_[r * d]);
-  // ff_gate, ff_up [n][ff]; ff_gate = silu(gate) * up
-  if (absl::Status s = Project(w.w_gate, xb_.data(), n, ff_gate_.data()); !s.ok()) return s;
-  if (absl::Status s = Project(w.w_up, xb_.data(), n, ff_up_.data()); !s.ok()) return s;
-  for (int64_t i = 0; i < n * ff; ++i) ff_gate_[i] = Silu(ff_gate_[i]) * ff_up_[i];
-  // x += ff_gate Wdown^T   (xb2 [n][d])
-  if (absl::Status s = Project(w.w_down, ff_gate_.data(), n, xb2_.data()); !s.ok()) return s;
-  for (int64_t i = 0; i < n * d; ++i) x_[i] += xb2_[i];
+  // The FFN runs over blocks of up to ffn_rows_ rows, so its wide buffers stay
+  // small (the weights are reread per block, a small cost next to the math).
+  for (int64_t r0 = 0; r0 < n; r0 += ffn_rows_) {
+    const int64_t m = std::min(ffn_rows_, n - r0);
+    // ff_gate, ff_up [m][ff]; ff_gate = silu(gate) * up
+    if (absl::Status s = Project(w.w_gate, &xb_[r0 * d], m, ff_gate_.data()); !s.ok()) return s;
+    if (absl::Status s = Project(w.w_up, &xb_[r0 * d], m, ff_up_.data()); !s.ok()) return s;
+    for (int64_t i = 0; i < m * ff; ++i) ff_gate_[i] = Silu(ff_gate_[i]) * ff_up_[i];
+    // x += ff_gate Wdown^T   (xb2 [m][d])
+    if (absl::Status s = Project(w.w_down, ff_gate_.data(), m, xb2_.data()); !s.ok()) return s;
+    for (int64_t i = 0; i < m * d; ++i) x_[r0 * d + i] += xb2_[i];
+  }
   return absl::OkStatus();
 }
 

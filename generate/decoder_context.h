@@ -108,7 +108,9 @@ class DecoderContext {
   std::vector<int64_t> seq_len_;  // [n_seq]
 
   // Activations for up to max_batch rows; shapes in the forward pass.
-  std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_out_, ff_gate_, ff_up_;
+  std::vector<float> x_, xb_, xb2_, q_, k_, v_, att_out_;
+  int64_t ffn_rows_ = 0;              // rows per FFN block
+  std::vector<float> ff_gate_, ff_up_;  // [ffn_rows][n_ff]
   std::vector<int64_t> row_pos_;   // [max_batch] position of each row
   std::vector<int> row_seq_;       // [max_batch]
   std::vector<float> rope_cs_;     // [max_batch][n_rot] cos, sin per rotated pair

@@ -291,6 +291,29 @@ TEST(DecoderTest, FourSequencesInOneBatchDecodeAsEachAlone) {
   std::filesystem::remove(path);
 }
 
+TEST(DecoderTest, BatchesWiderThanOneFfnBlockMatchEachSequenceAlone) {
+  const std::string path = WriteSmallModel("qwen2.5-0.5b", "wide.gguf");
+  auto m = LoadOrDie(path);
+  ASSERT_NE(m, nullptr);
+  ThreadPool pool(2);
+  const int kSeqs = 3, kLen = 50;  // 150 rows in one pass: more than one FFN block
+  auto ctx = DecoderContext::Create(*m, {.n_ctx = 64, .n_seq = kSeqs, .max_batch = 160, .max_outputs = 160}, &pool);
+  ASSERT_TRUE(ctx.ok());
+  std::vector<BatchToken> batch;
+  for (int s = 0; s < kSeqs; ++s) {
+    for (TokenId id : SomeIds(kLen, m->config().n_vocab, 20 + s)) batch.push_back({id, s, true});
+  }
+  ASSERT_TRUE((*ctx)->Decode(batch).ok());
+  for (int s = 0; s < kSeqs; ++s) {
+    const auto alone = Ours(*m, SomeIds(kLen, m->config().n_vocab, 20 + s), 1, KvCacheType::kF16, &pool);
+    for (int t = 0; t < kLen; ++t) {
+      const auto together = (*ctx)->logits(s * kLen + t);
+      for (size_t i = 0; i < together.size(); ++i) ASSERT_NEAR(together[i], alone[t][i], 1e-4) << s << " " << t;
+    }
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(DecoderTest, ExceedingTheContextIsAnError) {
   const std::string path = WriteSmallModel("qwen2.5-0.5b", "ctx.gguf");
   auto m = LoadOrDie(path);
