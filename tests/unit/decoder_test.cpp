@@ -204,8 +204,8 @@ std::vector<std::vector<float>> Ours(const DecoderModel& m, const std::vector<To
   return out;
 }
 
-void ExpectMatchesReference(const std::string& preset) {
-  const std::string path = WriteSmallModel(preset, preset + ".gguf");
+void ExpectMatchesReference(const std::string& preset, void (*edit)(ModelPlan&) = nullptr) {
+  const std::string path = WriteSmallModel(preset, preset + ".gguf", edit);
   auto m = LoadOrDie(path);
   ASSERT_NE(m, nullptr);
   const std::vector<TokenId> ids = SomeIds(60, m->config().n_vocab, 1);  // long: RoPE differences grow with position
@@ -359,6 +359,36 @@ TEST(DecoderTest, MissingTensorIsNamed) {
   ASSERT_FALSE(m.ok());
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("missing tensor blk.1.attn_v.bias"));
   std::filesystem::remove(path);
+}
+
+void SetKey(ModelPlan& plan, const std::string& key, GgufValue value) {
+  for (GgufKeyValue& kv : plan.metadata) {
+    if (kv.key == key) {
+      kv.value = std::move(value);
+      return;
+    }
+  }
+  plan.metadata.push_back({key, std::move(value)});
+}
+
+TEST(DecoderTest, LinearRopeScalingIsReadAndOtherScalingsAreRefused) {
+  auto set_linear = [](ModelPlan& plan) {
+    SetKey(plan, "llama.rope.scaling.type", GgufValue::String("linear"));
+    SetKey(plan, "llama.rope.scaling.factor", GgufValue::F32(4.0f));
+  };
+  const std::string linear = WriteSmallModel("smollm2-135m", "linear.gguf", set_linear);
+  auto m = LoadOrDie(linear);
+  ASSERT_NE(m, nullptr);
+  EXPECT_FLOAT_EQ(m->config().rope_freq_scale, 0.25f);
+  std::filesystem::remove(linear);
+  ExpectMatchesReference("smollm2-135m", set_linear);  // positions scaled in both forwards
+  const std::string yarn = WriteSmallModel("smollm2-135m", "yarn.gguf", [](ModelPlan& plan) {
+    SetKey(plan, "llama.rope.scaling.type", GgufValue::String("yarn"));
+  });
+  auto y = DecoderModel::Load(yarn);
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()), HasSubstr("RoPE scaling type \"yarn\" is not supported"));
+  std::filesystem::remove(yarn);
 }
 
 TEST(DecoderTest, FindArchKnowsEachTable) {
