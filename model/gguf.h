@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/mapped_file.h"
 #include "model/tensor_type.h"
 
 namespace tinyrag {
@@ -121,7 +122,7 @@ class GgufFile {
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
-  uint64_t file_size() const { return size_; }
+  uint64_t file_size() const { return bytes_.size(); }
   // Absolute offset of the data section (may equal or pass the file's end when
   // there are no tensors, as in vocabulary-only files).
   uint64_t data_offset() const { return data_offset_; }
@@ -159,10 +160,7 @@ class GgufFile {
   absl::Status Error(const std::string& problem) const;
 
   std::string path_;
-  const uint8_t* base_ = nullptr;
-  uint64_t size_ = 0;
-  void* mapping_ = nullptr;        // mmap'ed region (Open) or nullptr
-  std::vector<uint8_t> owned_;     // buffer copy (FromBuffer)
+  MappedFile bytes_;  // the whole file
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

@@ -3,10 +3,6 @@
 // The rule throughout: a count, length or offset read from the file is trusted
 // only after checking it against the bytes that remain, so a hostile file can
 // cost at most a small constant factor of its own size in memory.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/gguf.h"
+#include "model/mapped_file.h"
 
 namespace tinyrag {
 
@@ -305,40 +302,11 @@ absl::Status GgufFile::Error(const std::string& problem) const {
 }
 
 absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
+  absl::StatusOr<MappedFile> bytes = MappedFile::Open(path);
+  if (!bytes.ok()) return bytes.status();
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;
-  // O_NONBLOCK: opening a FIFO must not hang; the S_ISREG check rejects it next.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    std::string msg = absl::StrCat(path, ": cannot open: ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(msg);
-    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
-    return absl::InvalidArgumentError(msg);
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::InternalError(absl::StrCat(path, ": cannot stat: ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return file->Error("not a regular file");
-  }
-  file->size_ = static_cast<uint64_t>(st.st_size);
-  if (file->size_ > 0) {
-    // Read-only private mapping: tensor bytes are paged in only when used.
-    void* m = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat(path, ": cannot mmap: ", std::strerror(err)));
-    }
-    file->mapping_ = m;
-    file->base_ = static_cast<const uint8_t*>(m);
-  }
-  ::close(fd);  // the mapping keeps the file's pages reachable
+  file->bytes_ = *std::move(bytes);
   if (absl::Status s = file->Parse(); !s.ok()) return s;
   return file;
 }
@@ -347,22 +315,18 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::FromBuffer(std::span<const u
                                                                std::string name) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = std::move(name);
-  file->owned_.assign(bytes.begin(), bytes.end());
-  file->base_ = file->owned_.data();
-  file->size_ = file->owned_.size();
+  file->bytes_ = MappedFile::Copy(bytes);
   if (absl::Status s = file->Parse(); !s.ok()) return s;
   return file;
 }
 
-GgufFile::~GgufFile() {
-  if (mapping_ != nullptr) ::munmap(mapping_, size_);
-}
+GgufFile::~GgufFile() = default;
 
 absl::Status GgufFile::Parse() {
-  GgufCursor cur(base_, size_);
+  GgufCursor cur(bytes_.data(), bytes_.size());
   uint32_t magic;
   if (!cur.Read(&magic)) {
-    return Error(absl::StrCat("file is too short (", size_, " bytes) to be a GGUF file"));
+    return Error(absl::StrCat("file is too short (", bytes_.size(), " bytes) to be a GGUF file"));
   }
   if (magic != kGgufMagic) {
     return Error(absl::StrCat("not a GGUF file: bad magic 0x",
@@ -526,8 +490,8 @@ absl::Status GgufFile::CheckTensorData() {
                                 " is not a multiple of the alignment ", alignment_));
     }
     // Compare without overflow: each term is checked against what is left.
-    const bool inside = data_offset_ <= size_ && t.offset <= size_ - data_offset_ &&
-                        t.nbytes <= size_ - data_offset_ - t.offset;
+    const bool inside = data_offset_ <= bytes_.size() && t.offset <= bytes_.size() - data_offset_ &&
+                        t.nbytes <= bytes_.size() - data_offset_ - t.offset;
     if (!inside) {
       // Saturate the printed absolute offset rather than wrap it.
       uint64_t abs_offset;
@@ -535,7 +499,7 @@ absl::Status GgufFile::CheckTensorData() {
         abs_offset = std::numeric_limits<uint64_t>::max();
       }
       return Error(absl::StrCat("tensor '", t.name, "' data [offset ", abs_offset, ", ", t.nbytes,
-                                " bytes] extends past the end of the file (", size_, " bytes)"));
+                                " bytes] extends past the end of the file (", bytes_.size(), " bytes)"));
     }
   }
   return absl::OkStatus();
@@ -609,11 +573,11 @@ const GgufTensorInfo* GgufFile::FindTensor(std::string_view name) const {
 
 std::span<const uint8_t> GgufFile::TensorData(const GgufTensorInfo& tensor) const {
   // Infos from this file were validated in Parse; anything else gets an empty span.
-  if (data_offset_ > size_ || tensor.offset > size_ - data_offset_ ||
-      tensor.nbytes > size_ - data_offset_ - tensor.offset) {
+  if (data_offset_ > bytes_.size() || tensor.offset > bytes_.size() - data_offset_ ||
+      tensor.nbytes > bytes_.size() - data_offset_ - tensor.offset) {
     return {};
   }
-  return {base_ + data_offset_ + tensor.offset, static_cast<size_t>(tensor.nbytes)};
+  return {bytes_.data() + data_offset_ + tensor.offset, static_cast<size_t>(tensor.nbytes)};
 }
 
 std::string GgufFile::architecture() const {

@@ -1,10 +1,6 @@
 // Safetensors reader and writer (see safetensors.h for the format and checks).
 #include "model/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "model/mapped_file.h"
 #include "nlohmann/json.hpp"
 
 namespace tinyrag {
@@ -97,39 +94,11 @@ absl::Status SafetensorsFile::Error(const std::string& problem) const {
 }
 
 absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
+  absl::StatusOr<MappedFile> bytes = MappedFile::Open(path);
+  if (!bytes.ok()) return bytes.status();
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
-  // O_NONBLOCK: opening a FIFO must not hang; the S_ISREG check rejects it.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    std::string msg = absl::StrCat(path, ": cannot open: ", std::strerror(err));
-    if (err == ENOENT) return absl::NotFoundError(msg);
-    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
-    return absl::InvalidArgumentError(msg);
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::InternalError(absl::StrCat(path, ": cannot stat: ", std::strerror(err)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return file->Error("not a regular file");
-  }
-  file->size_ = static_cast<uint64_t>(st.st_size);
-  if (file->size_ > 0) {
-    void* m = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return absl::InternalError(absl::StrCat(path, ": cannot mmap: ", std::strerror(err)));
-    }
-    file->mapping_ = m;
-    file->base_ = static_cast<const uint8_t*>(m);
-  }
-  ::close(fd);  // the mapping keeps the pages reachable
+  file->bytes_ = *std::move(bytes);
   if (absl::Status s = file->Parse(); !s.ok()) return s;
   return file;
 }
@@ -138,30 +107,26 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromBuffer(std
                                                                              std::string name) {
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = std::move(name);
-  file->owned_.assign(bytes.begin(), bytes.end());
-  file->base_ = file->owned_.data();
-  file->size_ = file->owned_.size();
+  file->bytes_ = MappedFile::Copy(bytes);
   if (absl::Status s = file->Parse(); !s.ok()) return s;
   return file;
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (mapping_ != nullptr) ::munmap(mapping_, size_);
-}
+SafetensorsFile::~SafetensorsFile() = default;
 
 absl::Status SafetensorsFile::Parse() {
-  if (size_ < 8) return Error(absl::StrCat("file of ", size_, " bytes is too short for the 8-byte header length"));
-  const uint64_t header_len = ReadLe64(base_);
+  if (bytes_.size() < 8) return Error(absl::StrCat("file of ", bytes_.size(), " bytes is too short for the 8-byte header length"));
+  const uint64_t header_len = ReadLe64(bytes_.data());
   if (header_len > kMaxHeaderBytes) {
     return Error(absl::StrCat("header length ", header_len, " exceeds the limit of ", kMaxHeaderBytes, " bytes"));
   }
-  if (header_len > size_ - 8) {
-    return Error(absl::StrCat("header length ", header_len, " runs past the end of the file (", size_, " bytes)"));
+  if (header_len > bytes_.size() - 8) {
+    return Error(absl::StrCat("header length ", header_len, " runs past the end of the file (", bytes_.size(), " bytes)"));
   }
   if (header_len < 2) return Error(absl::StrCat("header length ", header_len, " is too small for a JSON object"));
   data_offset_ = 8 + header_len;
-  const uint64_t data_size = size_ - data_offset_;
-  const std::string_view text(reinterpret_cast<const char*>(base_ + 8), header_len);
+  const uint64_t data_size = bytes_.size() - data_offset_;
+  const std::string_view text(reinterpret_cast<const char*>(bytes_.data() + 8), header_len);
   if (text.front() != '{') return Error("header does not start with '{'");
 
   auto parsed = ParseStrictJson(text);
@@ -264,7 +229,7 @@ const SafetensorsTensor* SafetensorsFile::Find(std::string_view name) const {
 }
 
 std::span<const uint8_t> SafetensorsFile::Data(const SafetensorsTensor& tensor) const {
-  return {base_ + data_offset_ + tensor.begin, static_cast<size_t>(tensor.end - tensor.begin)};
+  return {bytes_.data() + data_offset_ + tensor.begin, static_cast<size_t>(tensor.end - tensor.begin)};
 }
 
 absl::Status SafetensorsWriter::Add(std::string name, SafetensorsDtype dtype, std::vector<int64_t> shape,

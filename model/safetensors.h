@@ -24,6 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/mapped_file.h"
 
 namespace tinyrag {
 
@@ -80,10 +81,7 @@ class SafetensorsFile {
   absl::Status Error(const std::string& problem) const;
 
   std::string path_;
-  void* mapping_ = nullptr;     // mmap'ed region (Open) or nullptr
-  std::vector<uint8_t> owned_;  // buffer copy (FromBuffer)
-  const uint8_t* base_ = nullptr;
-  uint64_t size_ = 0;
+  MappedFile bytes_;  // the whole file
   uint64_t data_offset_ = 0;  // 8 + header length
   std::vector<SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
