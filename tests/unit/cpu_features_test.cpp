@@ -28,8 +28,12 @@ TEST(CpuFeaturesTest, LevelNamesRoundTrip) {
 
 TEST(CpuFeaturesTest, FeaturesAreConsistent) {
   const CpuFeatures& f = DetectCpuFeatures();
-  if (f.avx512) EXPECT_TRUE(f.avx2);
-  if (f.avx512_vnni || f.avx512_bf16) EXPECT_TRUE(f.avx512);
+  if (f.avx512) {
+    EXPECT_TRUE(f.avx2);
+  }
+  if (f.avx512_vnni || f.avx512_bf16) {
+    EXPECT_TRUE(f.avx512);
+  }
   const CpuLevel hw = HardwareCpuLevel();
   EXPECT_EQ(hw == CpuLevel::kAvx512, f.avx512);
   EXPECT_EQ(hw >= CpuLevel::kAvx2, f.avx2);

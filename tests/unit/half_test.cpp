@@ -133,7 +133,9 @@ TEST(HalfTest, Bf16ExhaustiveAndRounding) {
   for (uint32_t h = 0; h < 65536; ++h) {
     const float f = Bf16ToF32(static_cast<uint16_t>(h));
     EXPECT_EQ(Bits(f), h << 16);
-    if (!std::isnan(f)) EXPECT_EQ(F32ToBf16(f), h) << h;
+    if (!std::isnan(f)) {
+      EXPECT_EQ(F32ToBf16(f), h) << h;
+    }
   }
   EXPECT_EQ(F32ToBf16(1.0f + std::ldexp(1.0f, -8)), 0x3f80);      // tie to even
   EXPECT_EQ(F32ToBf16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3f82);  // tie to even (up)
