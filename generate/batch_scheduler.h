@@ -1,0 +1,56 @@
+// Continuous batching for a server: requests arrive at any time from any
+// thread; a scheduler thread admits each one into a free sequence slot of its
+// DecoderContext as soon as one is free (prefilling its prompt), and every
+// forward pass advances all running requests by one token. A request that
+// finishes frees its slot for the next at once, without waiting for the rest.
+// Each request gets the same tokens it would get from Generate alone.
+#pragma once
+
+#include <deque>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "generate/decoder_context.h"
+#include "generate/generator.h"
+
+namespace tinyrag {
+
+class BatchScheduler {
+ public:
+  // Starts the scheduler thread over `ctx` (which it uses exclusively from
+  // now on; it must outlive the scheduler). Up to ctx.options().n_seq requests
+  // run at once; ctx needs max_outputs >= n_seq (InvalidArgument otherwise).
+  static absl::StatusOr<std::unique_ptr<BatchScheduler>> Start(DecoderContext& ctx);
+  // Stops the thread; requests still queued or running end with a Cancelled error.
+  ~BatchScheduler();
+  BatchScheduler(const BatchScheduler&) = delete;
+  BatchScheduler& operator=(const BatchScheduler&) = delete;
+
+  // Queues a request; thread-safe. The future holds its result, or the error
+  // Generate would give (empty or too long prompt, a Decode failure), or
+  // Cancelled when the scheduler stops first. options.on_text runs on the
+  // scheduler thread and must not block for long (it delays every request).
+  std::future<absl::StatusOr<GenerateResult>> Submit(std::vector<TokenId> prompt, GenerateOptions options);
+
+ private:
+  struct Pending;
+  struct Slot;
+  explicit BatchScheduler(DecoderContext& ctx);
+  void Loop();
+  // Prefills a newly admitted request; false when it finished right away.
+  bool Admit(Slot& slot);
+
+  DecoderContext& ctx_;
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::unique_ptr<Slot>> slots_;  // [n_seq], scheduler thread only
+  std::thread thread_;
+};
+
+}  // namespace tinyrag
