@@ -1,5 +1,5 @@
-// The encoder's elementwise and attention kernels (everything but the big
-// matrix products, which come from model/kernels.h). Compiled twice from
+// The encoder's elementwise kernels (the matrix products are in gemm.h).
+// Compiled twice from
 // ops_impl.inc — baseline x86-64 and AVX2+FMA — and picked at run time from
 // the CPU level model/cpu_features.h reports. Internal to embed/.
 //
