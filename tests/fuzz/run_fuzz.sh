@@ -26,11 +26,12 @@ fi
 SOURCES=(
   "$SRC/tests/fuzz/gguf_reader_fuzz.cpp"
   "$SRC/model/gguf_reader.cpp"
+  "$SRC/model/mapped_file.cpp"
   "$SRC/model/gguf_writer.cpp"
   "$SRC/model/gguf_value.cpp"
   "$SRC/model/tensor_type.cpp"
 )
-HEADERS=("$SRC/model/gguf.h" "$SRC/model/tensor_type.h" "$SRC/tests/fuzz/run_fuzz.sh")
+HEADERS=("$SRC/model/gguf.h" "$SRC/model/mapped_file.h" "$SRC/model/tensor_type.h" "$SRC/tests/fuzz/run_fuzz.sh")
 BIN="$OUT/gguf_reader_fuzz"
 mkdir -p "$OUT/corpus" "$OUT/artifacts" "$OUT/fixture-seeds"
 
