@@ -10,35 +10,19 @@
 #include <string>
 #include <utility>
 
+#include "benchmarks/bench_texts.h"
 #include "model/pretokenize.h"
 
 namespace tinyrag {
 namespace {
 
-std::string RepeatTo(std::string_view unit, size_t size) {
-  std::string out;
-  while (out.size() < size) out.append(unit);
-  return out;
-}
-
 const std::string& EnglishProse() {
-  static const std::string text = RepeatTo(
-      "The library opens at nine o'clock, but on Saturdays it doesn't close until late. "
-      "Visitors who've registered can borrow up to 12 books for 21 days; anyone else may "
-      "read in the hall. In 2023 the collection grew by 4,500 volumes, mostly history, "
-      "science and poetry. \"We're proud of it,\" the librarian said, \"and we'll keep "
-      "growing.\" Questions? Ask at the front desk, call 555-0142, or write to the office.\n\n",
-      4096);
+  static const std::string text = bench::EnglishProse(4096);
   return text;
 }
 
 const std::string& MixedText() {
-  static const std::string text = RepeatTo(
-      "def tokenize(text: str) -> list[int]:\n    return [ord(c) for c in text]  # TODO\n"
-      "Prix: 1 299,99 € — café, naïve, Ærøskøbing; Привет, как дела? 3.14159 × 2 = 6.28318\n"
-      "東京タワーは高さ333メートルです。北京欢迎你！서울은 한국의 수도입니다. 🙂👍🏽 ok!!\n"
-      "\tif (x != y && z >= 10) { y += x; }  // done\r\n",
-      4096);
+  static const std::string text = bench::MixedText(4096);
   return text;
 }
 

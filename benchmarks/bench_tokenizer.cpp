@@ -11,35 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_texts.h"
 #include "model/tokenizer.h"
 
 namespace tinyrag {
 namespace {
 
-std::string RepeatTo(std::string_view unit, size_t size) {
-  std::string out;
-  while (out.size() < size) out.append(unit);
-  return out;
-}
-
 const std::string& EnglishProse() {
-  static const std::string text = RepeatTo(
-      "The library opens at nine o'clock, but on Saturdays it doesn't close until late. "
-      "Visitors who've registered can borrow up to 12 books for 21 days; anyone else may "
-      "read in the hall. In 2023 the collection grew by 4,500 volumes, mostly history, "
-      "science and poetry. \"We're proud of it,\" the librarian said, \"and we'll keep "
-      "growing.\" Questions? Ask at the front desk, call 555-0142, or write to the office.\n\n",
-      64 * 1024);
+  static const std::string text = bench::EnglishProse(64 * 1024);
   return text;
 }
 
 const std::string& MixedText() {
-  static const std::string text = RepeatTo(
-      "def tokenize(text: str) -> list[int]:\n    return [ord(c) for c in text]  # TODO\n"
-      "Prix: 1 299,99 \u20ac \u2014 caf\u00e9, na\u00efve; \u041f\u0440\u0438\u0432\u0435\u0442, "
-      "3.14159 \u00d7 2 = 6.28318\n\u6771\u4eac\u30bf\u30ef\u30fc 333m. \U0001F642\U0001F44D ok!!\n"
-      "\tif (x != y && z >= 10) { y += x; }  // done\r\n",
-      64 * 1024);
+  static const std::string text = bench::MixedText(64 * 1024);
   return text;
 }
 
