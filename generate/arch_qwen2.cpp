@@ -26,22 +26,6 @@ const ArchSpec& Qwen2Arch() {
       .ffn_up = "blk.{}.ffn_up.weight",
       .ffn_down = "blk.{}.ffn_down.weight",
     },
-    .keys = {
-      .context_length = "{}.context_length",
-      .embedding_length = "{}.embedding_length",
-      .block_count = "{}.block_count",
-      .feed_forward_length = "{}.feed_forward_length",
-      .head_count = "{}.attention.head_count",
-      .head_count_kv = "{}.attention.head_count_kv",
-      .key_length = "{}.attention.key_length",
-      .value_length = "{}.attention.value_length",
-      .rope_dimensions = "{}.rope.dimension_count",
-      .rope_freq_base = "{}.rope.freq_base",
-      .rope_scaling_type = "{}.rope.scaling.type",
-      .rope_scaling_factor = "{}.rope.scaling.factor",
-      .rope_scale_linear = "{}.rope.scale_linear",
-      .rms_epsilon = "{}.attention.layer_norm_rms_epsilon",
-    },
   };
   return kSpec;
 }
