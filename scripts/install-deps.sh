@@ -10,6 +10,9 @@ packages=(
   clang-14 libclang-rt-14-dev   # libFuzzer and sanitizer runtimes
   # libraries
   libabsl-dev libicu-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  # knowledge base: store, vector index (faiss pulls in BLAS/LAPACK), index file checksums,
+  # PDF and HTML text extraction
+  libsqlite3-dev libfaiss-dev libxxhash-dev libpoppler-cpp-dev libgumbo-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # conformance scripts and reference computations
