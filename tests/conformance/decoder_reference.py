@@ -232,6 +232,15 @@ def forward(g, ids, ablate=()):
     return x @ out.T
 
 
+def mean_kl(ref, other):
+    """Mean over positions (rows) of KL(softmax ref || softmax other), in nats."""
+    def log_softmax(x):
+        x = x - x.max(axis=-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+    lp, lq = log_softmax(np.asarray(ref, np.float64)), log_softmax(np.asarray(other, np.float64))
+    return float((np.exp(lp) * (lp - lq)).sum(axis=-1).mean())
+
+
 def write_logits(path, logits):
     np.asarray(logits, dtype="<f4").tofile(path)
 

@@ -46,15 +46,6 @@ def fail(msg):
     return 1
 
 
-def mean_kl(ref, other, np):
-    """Mean over positions of KL(softmax ref || softmax other), in nats."""
-    def log_softmax(x):
-        x = x - x.max(axis=-1, keepdims=True)
-        return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
-    lp, lq = log_softmax(ref), log_softmax(other)
-    return float((np.exp(lp) * (lp - lq)).sum(axis=-1).mean())
-
-
 def llama3_rope_factors(base, n_rot, s, np):
     """Llama 3's per-frequency divisors, from the published rope_scaling rule."""
     low_wavelen = s["original_max_position_embeddings"] / s["low_freq_factor"]
@@ -95,7 +86,7 @@ def check_features(ref_module, g, ids, ref_logits, features, np):
         if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5):
             return f"rope_freqs {got.tolist()} differ from Llama 3's rope_scaling factors {want.tolist()}"
     for ablation in ["rope_style"] + [f for f in features if f != "untied_output"]:
-        kl = mean_kl(ref_logits, ref_module.forward(g, ids, ablate=(ablation,)), np)
+        kl = ref_module.mean_kl(ref_logits, ref_module.forward(g, ids, ablate=(ablation,)))
         print(f"reference without {ablation}: mean_kl={kl:.3g}")
         if kl < SENSITIVITY * MAX_MEAN_KL:
             return f"leaving {ablation} out moves the reference by only {kl:.3g}: the bound cannot see it"
