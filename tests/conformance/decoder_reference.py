@@ -29,6 +29,7 @@ import numpy as np
 GGML_F32, GGML_F16 = 0, 1
 SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3")
 NEOX_ARCHS = ("qwen2", "qwen3")
+ABLATIONS = ("rope_freqs", "qk_norm", "qkv_bias", "rope_style")
 
 # GGUF metadata value types -> struct formats of the fixed-size ones.
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
@@ -159,7 +160,11 @@ class Config:
         if scaling != "none":
             raise GgufError(f"{g.path}: rope scaling type {scaling!r} is not supported here")
         self.eps = key("attention.layer_norm_rms_epsilon")
+        if self.n_head % self.n_head_kv:
+            raise GgufError(f"{g.path}: {self.n_head} heads do not split into {self.n_head_kv} KV groups")
         self.neox = arch in NEOX_ARCHS
+        if not g.has("token_embd.weight"):
+            raise GgufError(f"{g.path}: missing tensor token_embd.weight")
         self.n_vocab = g.tensors["token_embd.weight"][0][1]
 
 
@@ -182,13 +187,19 @@ def _rope(x, inv_freq, neox, n_rot):
     return out
 
 
-def forward(g, ids, ablate=()):
+def forward(g, ids, ablate=(), rows=None):
     """Logits (float64, [len(ids)][n_vocab]) of one causal pass over `ids`.
+
+    `rows` (an index or slice of positions) returns only those positions'
+    logits: the output projection is most of the cost with a large vocabulary.
 
     `ablate` names architecture features to leave out ("rope_freqs", "qk_norm",
     "qkv_bias") or to swap ("rope_style": the other RoPE pairing), so a test
     can show that its tolerance tells each feature's presence apart.
     """
+    unknown = set(ablate) - set(ABLATIONS)
+    if unknown:
+        raise ValueError(f"unknown ablation {sorted(unknown)} (known: {', '.join(ABLATIONS)})")
     cfg = Config(g)
     ids = np.asarray(ids, dtype=np.int64)
     if ids.size == 0 or ids.min() < 0 or ids.max() >= cfg.n_vocab:
@@ -197,7 +208,10 @@ def forward(g, ids, ablate=()):
     neox = cfg.neox != ("rope_style" in ablate)
     inv_freq = cfg.rope_base ** (-np.arange(0, cfg.n_rot, 2, dtype=np.float64) / cfg.n_rot)
     if g.has("rope_freqs.weight") and "rope_freqs" not in ablate:
-        inv_freq = inv_freq / g.tensor("rope_freqs.weight")
+        factors = g.tensor("rope_freqs.weight")
+        if factors.shape != inv_freq.shape:
+            raise GgufError(f"{g.path}: rope_freqs has {factors.size} values, not n_rot / 2 = {inv_freq.size}")
+        inv_freq = inv_freq / factors
     causal = np.triu(np.full((n, n), -np.inf), k=1)
     embd = g.tensor("token_embd.weight")
     x = embd[ids]
@@ -227,6 +241,8 @@ def forward(g, ids, ablate=()):
         h = _rms_norm(x, w("ffn_norm.weight"), cfg.eps)
         gate, up = h @ w("ffn_gate.weight").T, h @ w("ffn_up.weight").T
         x = x + (gate / (1.0 + np.exp(-gate)) * up) @ w("ffn_down.weight").T
+    if rows is not None:
+        x = x[rows]
     x = _rms_norm(x, g.tensor("output_norm.weight"), cfg.eps)
     out = g.tensor("output.weight") if g.has("output.weight") else embd
     return x @ out.T

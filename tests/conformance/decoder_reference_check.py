@@ -35,6 +35,8 @@ SENSITIVITY = 20
 # Two cases: 96 ids (past the checker's 64-token prefill chunk) and 17.
 CASE_LENGTHS = (96, 17)
 SEED = 20261122
+# Positions compared when leaving a feature out (every third, to save time).
+ABLATION_ROWS = slice(2, None, 3)
 
 # Llama 3.2 1B's config.json rope_scaling.
 LLAMA32_ROPE_SCALING = {"factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
@@ -86,7 +88,8 @@ def check_features(ref_module, g, ids, ref_logits, features, np):
         if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5):
             return f"rope_freqs {got.tolist()} differ from Llama 3's rope_scaling factors {want.tolist()}"
     for ablation in ["rope_style"] + [f for f in features if f != "untied_output"]:
-        kl = ref_module.mean_kl(ref_logits, ref_module.forward(g, ids, ablate=(ablation,)))
+        kl = ref_module.mean_kl(ref_logits[ABLATION_ROWS],
+                                ref_module.forward(g, ids, ablate=(ablation,), rows=ABLATION_ROWS))
         print(f"reference without {ablation}: mean_kl={kl:.3g}")
         if kl < SENSITIVITY * MAX_MEAN_KL:
             return f"leaving {ablation} out moves the reference by only {kl:.3g}: the bound cannot see it"
