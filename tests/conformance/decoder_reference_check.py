@@ -84,6 +84,9 @@ def check_features(ref_module, g, ids, ref_logits, features, np):
         if any(k.endswith(".rope.scaling.type") for k in g.metadata):
             return "rope scaling metadata present (Llama 3 files carry only the rope_freqs tensor)"
         want = llama3_rope_factors(cfg.rope_base, cfg.n_rot, LLAMA32_ROPE_SCALING, np)
+        factor = LLAMA32_ROPE_SCALING["factor"]
+        if not (want.min() == 1 and want.max() == factor and ((want > 1) & (want < factor)).any()):
+            return f"n_rot {cfg.n_rot} does not reach all three bands of Llama 3's scaling: {want.tolist()}"
         got = g.tensor("rope_freqs.weight")
         if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5):
             return f"rope_freqs {got.tolist()} differ from Llama 3's rope_scaling factors {want.tolist()}"
