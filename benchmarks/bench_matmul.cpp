@@ -58,8 +58,8 @@ void RegisterAll() {
   };
   // Qwen2.5-0.5B FFN up (896 -> 4864) and down (4864 -> 896), 512-token prefill.
   const Shape shapes[] = {{4864, 896}, {896, 4864}};
-  const GgmlType types[] = {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K,
-                            GgmlType::kF16};
+  const GgmlType types[] = {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ4_K,
+                            GgmlType::kQ6_K, GgmlType::kF16};
   const int64_t n = 512;
   const CpuLevel top = ActiveCpuLevel();
   for (GgmlType type : types) {

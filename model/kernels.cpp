@@ -143,6 +143,13 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
 
   const ActivationMode mode = ResolveActivationMode(w.type, options.activations);
   const CpuLevel cap = CapLevel(options);
+  if (mode == ActivationMode::kQ8 && n >= kernels::kPanelMinActs && cap == CpuLevel::kAvx512 &&
+      DetectCpuFeatures().avx512_vnni) {
+    if (const kernels::PanelKernels* panel = kernels::Avx512PanelKernels(w.type)) {
+      kernels::PanelMatMul(*panel, kernels::ActivationQuantizersFor(cap), w, x, n, y, pool);
+      return absl::OkStatus();
+    }
+  }
   RowDotFn fn = FindKernel(w.type, mode, cap, nullptr);
   const int threads = pool ? pool->num_threads() : 1;
   auto parallel = [&](int64_t tasks, auto&& body) {

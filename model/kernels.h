@@ -16,6 +16,10 @@
 // (model/activation_quant.h), as GGML's CPU backend does, and integer dot
 // products are exact; k-quant/IQ4_XS results are bit-identical across paths,
 // the 32-wide formats and the f32 mode differ only by float summation order.
+// On AVX-512 VNNI a q8 MatMul of 16 rows or more takes the panel path, which
+// is bit-identical to the scalar path for every quantized type (so for the
+// 32-wide formats a row's result can differ in its last bits between a call
+// with fewer rows and one with more).
 #pragma once
 
 #include <cstdint>
@@ -66,7 +70,8 @@ absl::Status MatVec(const WeightView& w, const float* x, float* y, ThreadPool* p
                     const KernelOptions& options = {});
 
 // Y = X W^T: x is [n][cols], y is [n][rows]. Each weight block is decoded once
-// per group of up to 4 activation rows and reused from cache for many groups.
+// per group of up to 4 activation rows and reused from cache for many groups;
+// on the panel path (see above) once per call.
 // n == 0 does nothing. Errors: as MatVec, or InvalidArgument for n < 0.
 absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool,
                     const KernelOptions& options = {});

@@ -235,13 +235,13 @@ TEST(KernelsTest, SimdLevelsMatchScalar) {
   }
 }
 
-// MatMul over n rows equals n MatVecs bit for bit (the tiling and the
-// multi-activation kernels change no arithmetic), on every level, with and
-// without a pool.
+// MatMul over fewer rows than the panel path takes equals n MatVecs bit for
+// bit (the tiling and the multi-activation kernels change no arithmetic), on
+// every level, with and without a pool.
 TEST(KernelsTest, MatMulEqualsRepeatedMatVec) {
   ThreadPool pool(3);
   for (GgmlType t : kAllTypes) {
-    const int64_t cols = 512, rows = 37, n = 70;
+    const int64_t cols = 512, rows = 37, n = kernels::kPanelMinActs - 1;
     std::vector<uint8_t> data = RandomWeights(t, rows, cols, RowBytes(t, cols), 5);
     const WeightView w = DenseWeights(t, rows, cols, data.data());
     std::vector<float> x = RandomActivations(n * cols, 6);
@@ -256,6 +256,37 @@ TEST(KernelsTest, MatMulEqualsRepeatedMatVec) {
         for (int64_t i = 0; i < n; ++i) {
           ASSERT_TRUE(MatVec(w, x.data() + i * cols, y.data(), i % 2 ? &pool : nullptr, opt).ok());
           for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(mm[i * rows + r], y[r]) << i << "," << r;
+        }
+      }
+    }
+  }
+}
+
+// The AVX-512 panel path (q8 MatMul of kPanelMinActs rows or more) computes
+// the scalar oracle's integers and float steps in the same order: equal bit
+// for bit for every quantized type, partial panels, padded strides, pools.
+TEST(KernelsTest, PanelPathIsBitIdenticalToScalar) {
+  const CpuFeatures& f = DetectCpuFeatures();
+  if (ActiveCpuLevel() < CpuLevel::kAvx512 || !f.avx512_vnni) {
+    GTEST_SKIP() << "no AVX-512 VNNI on this CPU (or TINYRAG_CPU caps it)";
+  }
+  ThreadPool pool(3);
+  for (GgmlType t : kAllTypes) {
+    if (IsFloat(t)) continue;
+    ASSERT_NE(kernels::Avx512PanelKernels(t), nullptr) << TypeName(t);
+    for (int64_t cols : ColsFor(t)) {
+      for (int64_t rows : {1, 16, 37}) {
+        const int64_t stride = RowBytes(t, cols) + (rows == 37 ? 32 : 0);
+        std::vector<uint8_t> data = RandomWeights(t, rows, cols, stride, 300 + rows + cols);
+        const WeightView w{t, rows, cols, data.data(), stride};
+        for (int64_t n : {kernels::kPanelMinActs, int64_t{21}, int64_t{70}}) {
+          std::vector<float> x = RandomActivations(n * cols, 11 * n + cols);
+          SCOPED_TRACE(testing::Message() << TypeName(t) << " cols=" << cols << " rows=" << rows
+                                          << " n=" << n);
+          const std::vector<float> ref = RunKernel(w, x, n, ActivationMode::kQ8, CpuLevel::kScalar);
+          const std::vector<float> got =
+              RunKernel(w, x, n, ActivationMode::kQ8, CpuLevel::kAvx512, n == 21 ? nullptr : &pool);
+          for (int64_t i = 0; i < n * rows; ++i) ASSERT_EQ(ref[i], got[i]) << "output " << i;
         }
       }
     }
