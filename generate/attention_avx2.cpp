@@ -1,63 +1,153 @@
-// AVX2 attention: each cached key/value row is converted from f16 once and
-// used for every query head of its group (8 lanes per step, FMA).
+// AVX2 attention for a block of query rows: the keys the block needs are
+// converted to f32 once, transposed in groups of 8 positions, so each query
+// gets 8 scores per step from broadcast FMAs (no horizontal sums); the values
+// are converted once and accumulated into outputs held in registers.
 #include <immintrin.h>
 
-#include <algorithm>
+#include <cstdint>
 
 #include "generate/attention.h"
 
 namespace tinyrag::attention {
 
-void SoftmaxRows(float* scores, int n_q, int64_t len);  // attention.cpp
+void SoftmaxRow(float* s, int64_t len);  // attention.cpp
 
 namespace {
 
 inline __m256 Load8(const void* base, bool f16, int64_t at) {
   if (f16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + at)));
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(base) + at)));
   }
   return _mm256_loadu_ps(static_cast<const float*>(base) + at);
 }
 
-inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
+// r[t] holds 8 values of row t; afterwards r[i] holds value i of rows 0..7.
+inline void Transpose8x8(__m256 r[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m256 u[8];
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
 }
 
-constexpr int kMaxHeadDim = 256;  // larger heads take the chunked path below
+// kt[(b * hd + i) * 8 + t] = key of position 8b + t, value i (0 past max_len).
+void TransposeKeys(const Args& a, int64_t max_len, float* kt) {
+  const int64_t hd = a.head_dim;
+  for (int64_t p0 = 0; p0 < max_len; p0 += 8) {
+    for (int64_t i0 = 0; i0 < hd; i0 += 8) {
+      __m256 r[8];
+      for (int t = 0; t < 8; ++t) {
+        r[t] = p0 + t < max_len ? Load8(a.k, a.f16, (p0 + t) * a.stride + i0) : _mm256_setzero_ps();
+      }
+      Transpose8x8(r);
+      float* dst = kt + (p0 / 8 * hd + i0) * 8;
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + 8 * i, r[i]);
+    }
+  }
+}
+
+// Scores of NQ queries against positions 8b..8b+7, for every block b.
+template <int NQ>
+void ScoreQueries(const float* const* q, int64_t hd, const float* kt, int64_t blocks, float scale,
+                  float* const* scores) {
+  const __m256 s = _mm256_set1_ps(scale);
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256 acc[NQ];
+    for (int u = 0; u < NQ; ++u) acc[u] = _mm256_setzero_ps();
+    const float* k = kt + b * hd * 8;
+    for (int64_t i = 0; i < hd; ++i) {
+      const __m256 kv = _mm256_loadu_ps(k + 8 * i);
+      for (int u = 0; u < NQ; ++u) acc[u] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[u] + i), kv, acc[u]);
+    }
+    for (int u = 0; u < NQ; ++u) _mm256_storeu_ps(scores[u] + 8 * b, _mm256_mul_ps(acc[u], s));
+  }
+}
+
+// out[u][d0 .. d0 + 8 NC) = sum over p < len of w[u][p] * vf[p][d0 ...].
+template <int NQ, int NC>
+void WeighValues(const float* const* w, const float* vf, int64_t hd, int64_t d0, int64_t len,
+                 float* const* out) {
+  __m256 acc[NQ][NC];
+  for (int u = 0; u < NQ; ++u) {
+    for (int c = 0; c < NC; ++c) acc[u][c] = _mm256_setzero_ps();
+  }
+  for (int64_t p = 0; p < len; ++p) {
+    __m256 v[NC];
+    for (int c = 0; c < NC; ++c) v[c] = _mm256_loadu_ps(vf + p * hd + d0 + 8 * c);
+    for (int u = 0; u < NQ; ++u) {
+      const __m256 wp = _mm256_broadcast_ss(w[u] + p);
+      for (int c = 0; c < NC; ++c) acc[u][c] = _mm256_fmadd_ps(wp, v[c], acc[u][c]);
+    }
+  }
+  for (int u = 0; u < NQ; ++u) {
+    for (int c = 0; c < NC; ++c) _mm256_storeu_ps(out[u] + d0 + 8 * c, acc[u][c]);
+  }
+}
+
+template <int NQ>
+void WeighAllValues(const float* const* w, const float* vf, int64_t hd, int64_t len,
+                    float* const* out) {
+  int64_t d0 = 0;
+  for (; d0 + 32 <= hd; d0 += 32) WeighValues<NQ, 4>(w, vf, hd, d0, len, out);
+  for (; d0 < hd; d0 += 8) WeighValues<NQ, 1>(w, vf, hd, d0, len, out);
+}
 
 }  // namespace
 
 void AttendAvx2(const Args& a) {
   const int64_t hd = a.head_dim;
-  alignas(32) float row[kMaxHeadDim];
-  // Scores: q_j . k_p for every head j of the group, converting k_p once.
-  for (int64_t p = 0; p < a.len; ++p) {
-    for (int64_t c0 = 0; c0 < hd; c0 += kMaxHeadDim) {
-      const int64_t cn = std::min<int64_t>(kMaxHeadDim, hd - c0);
-      for (int64_t i = 0; i < cn; i += 8) _mm256_store_ps(row + i, Load8(a.k, a.f16, p * a.stride + c0 + i));
-      for (int j = 0; j < a.n_q; ++j) {
-        const float* q = a.q + j * hd + c0;
-        __m256 acc = _mm256_setzero_ps();
-        for (int64_t i = 0; i < cn; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_load_ps(row + i), acc);
-        const float dot = HorizontalSum(acc);
-        a.scores[j * a.len + p] = c0 == 0 ? dot : a.scores[j * a.len + p] + dot;
-      }
-    }
-    for (int j = 0; j < a.n_q; ++j) a.scores[j * a.len + p] *= a.scale;
+  const int64_t max_len = a.len + a.n_rows - 1;
+  const int64_t l8 = (max_len + 7) / 8 * 8;
+  const int n_queries = a.n_rows * a.n_q;
+  float* kt = a.scratch + static_cast<int64_t>(n_queries) * l8;
+  float* vf = kt + l8 * hd;
+  TransposeKeys(a, max_len, kt);
+  for (int64_t p = 0; p < max_len; ++p) {
+    for (int64_t i = 0; i < hd; i += 8) _mm256_storeu_ps(vf + p * hd + i, Load8(a.v, a.f16, p * a.stride + i));
   }
-  SoftmaxRows(a.scores, a.n_q, a.len);
-  // Output: out_j += w_jp * v_p, converting v_p once per position.
-  std::fill_n(a.out, a.n_q * hd, 0.0f);
-  for (int64_t p = 0; p < a.len; ++p) {
-    for (int64_t i = 0; i < hd; i += 8) {
-      const __m256 v = Load8(a.v, a.f16, p * a.stride + i);
-      for (int j = 0; j < a.n_q; ++j) {
-        float* o = a.out + j * hd + i;
-        _mm256_storeu_ps(o, _mm256_fmadd_ps(_mm256_set1_ps(a.scores[j * a.len + p]), v, _mm256_loadu_ps(o)));
-      }
+  auto query = [&](int m) { return a.q + (m / a.n_q) * a.q_stride + (m % a.n_q) * hd; };
+  auto scores = [&](int m) { return a.scratch + static_cast<int64_t>(m) * l8; };
+
+  // Scores of every query against every position the block needs (row i only
+  // uses the first len + i), four queries per pass over the keys.
+  int m = 0;
+  for (; m + 4 <= n_queries; m += 4) {
+    const float* q[4] = {query(m), query(m + 1), query(m + 2), query(m + 3)};
+    float* s[4] = {scores(m), scores(m + 1), scores(m + 2), scores(m + 3)};
+    ScoreQueries<4>(q, hd, kt, l8 / 8, a.scale, s);
+  }
+  for (; m < n_queries; ++m) {
+    const float* q[1] = {query(m)};
+    float* s[1] = {scores(m)};
+    ScoreQueries<1>(q, hd, kt, l8 / 8, a.scale, s);
+  }
+
+  for (int r = 0; r < a.n_rows; ++r) {
+    const int64_t len = a.len + r;
+    for (int j = 0; j < a.n_q; ++j) SoftmaxRow(scores(r * a.n_q + j), len);
+    // Heads of one row share their length: two at a time share value loads.
+    int j = 0;
+    for (; j + 2 <= a.n_q; j += 2) {
+      const float* w[2] = {scores(r * a.n_q + j), scores(r * a.n_q + j + 1)};
+      float* o[2] = {a.out + r * a.out_stride + j * hd, a.out + r * a.out_stride + (j + 1) * hd};
+      WeighAllValues<2>(w, vf, hd, len, o);
+    }
+    if (j < a.n_q) {
+      const float* w[1] = {scores(r * a.n_q + j)};
+      float* o[1] = {a.out + r * a.out_stride + j * hd};
+      WeighAllValues<1>(w, vf, hd, len, o);
     }
   }
 }

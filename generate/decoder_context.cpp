@@ -38,6 +38,8 @@ float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 // Rows per FFN block: 2 x 128 x n_ff floats (5 MB for Qwen2.5-0.5B) instead of
 // 2 x max_batch x n_ff, which keeps resident memory near file + KV cache.
 constexpr int64_t kFfnRows = 128;
+// Query rows per attention block (see Attention).
+constexpr int64_t kAttentionRows = 8;
 
 }  // namespace
 
@@ -92,7 +94,11 @@ absl::StatusOr<std::unique_ptr<DecoderContext>> DecoderContext::Create(const Dec
   ctx->row_seq_.resize(B);
   ctx->rope_cs_.resize(B * cfg.n_rot);
   const int threads = pool ? pool->num_threads() : 1;
-  ctx->scores_.resize(static_cast<size_t>(threads) * (cfg.n_head / cfg.n_head_kv) * o.n_ctx);
+  ctx->attention_scratch_floats_ = attention::ScratchFloats(
+      static_cast<int>(std::min<int64_t>(B, kAttentionRows)), static_cast<int>(cfg.n_head / cfg.n_head_kv),
+      o.n_ctx, cfg.head_dim);
+  ctx->attention_scratch_.resize(static_cast<size_t>(threads) * ctx->attention_scratch_floats_);
+  ctx->block_starts_.reserve(B + 1);
   ctx->out_x_.resize(o.max_outputs * cfg.n_embd);
   ctx->logits_.resize(o.max_outputs * cfg.n_vocab);
   return ctx;
@@ -267,28 +273,43 @@ absl::Status DecoderContext::Attention(int l, int64_t n) {
   const int64_t hd = cfg_.head_dim;
   const int group = static_cast<int>(cfg_.n_head / cfg_.n_head_kv);  // query heads per KV head (GQA/MQA)
   const bool f16 = options_.kv_type == KvCacheType::kF16;
-  // One task per (row, KV head): the group's query heads share each converted key/value row.
+  // Row blocks: runs of up to kAttentionRows consecutive positions of one
+  // sequence (a prompt's rows), which share each converted key/value row.
+  std::vector<int64_t>& starts = block_starts_;
+  starts.clear();
+  for (int64_t r = 0; r < n; ++r) {
+    const bool continues = r > 0 && r - starts.back() < kAttentionRows &&
+                           row_seq_[r] == row_seq_[r - 1] && row_pos_[r] == row_pos_[r - 1] + 1;
+    if (!continues) starts.push_back(r);
+  }
+  const int64_t blocks = static_cast<int64_t>(starts.size());
+  starts.push_back(n);
+  // One task per (row block, KV head), the longest (last) blocks first.
   auto task = [&](int64_t t, int thread) {
-    const int64_t r = t / cfg_.n_head_kv, g = t % cfg_.n_head_kv;
+    const int64_t b = blocks - 1 - t / cfg_.n_head_kv, g = t % cfg_.n_head_kv;
+    const int64_t r = starts[b];
     const size_t base = KvOffset(l, row_seq_[r], 0) + g * hd;
     attention::Args a;
     a.q = &q_[r * q_dim_ + g * group * hd];
+    a.q_stride = q_dim_;
+    a.n_rows = static_cast<int>(starts[b + 1] - r);
     a.n_q = group;
     a.head_dim = hd;
     a.k = f16 ? static_cast<const void*>(&k_f16_[base]) : &k_f32_[base];
     a.v = f16 ? static_cast<const void*>(&v_f16_[base]) : &v_f32_[base];
     a.f16 = f16;
     a.stride = kv_dim_;
-    a.len = row_pos_[r] + 1;  // causal: positions 0..pos of this row's sequence
+    a.len = row_pos_[r] + 1;  // causal: row i sees positions 0..pos + i of its sequence
     a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    a.scores = &scores_[static_cast<size_t>(thread) * group * options_.n_ctx];
+    a.scratch = &attention_scratch_[static_cast<size_t>(thread) * attention_scratch_floats_];
     a.out = &att_out_[r * q_dim_ + g * group * hd];
+    a.out_stride = q_dim_;
     attention::Attend(a);
   };
   if (pool_ != nullptr) {
-    pool_->ParallelFor(n * cfg_.n_head_kv, task);
+    pool_->ParallelFor(blocks * cfg_.n_head_kv, task);
   } else {
-    for (int64_t t = 0; t < n * cfg_.n_head_kv; ++t) task(t, 0);
+    for (int64_t t = 0; t < blocks * cfg_.n_head_kv; ++t) task(t, 0);
   }
   return absl::OkStatus();
 }

@@ -114,7 +114,9 @@ class DecoderContext {
   std::vector<int64_t> row_pos_;   // [max_batch] position of each row
   std::vector<int> row_seq_;       // [max_batch]
   std::vector<float> rope_cs_;     // [max_batch][n_rot] cos, sin per rotated pair
-  std::vector<float> scores_;      // [threads][n_head/n_head_kv][n_ctx] attention weights
+  int64_t attention_scratch_floats_ = 0;  // per thread: attention::ScratchFloats of a full block
+  std::vector<float> attention_scratch_;  // [threads][attention_scratch_floats_]
+  std::vector<int64_t> block_starts_;     // first row of each attention block, then n
   std::vector<float> out_x_;       // [max_outputs][n_embd]
   std::vector<float> logits_;      // [max_outputs][n_vocab]
   int64_t n_outputs_ = 0;
