@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "generate/vector_math.h"
 #include "model/cpu_features.h"
 #include "model/half.h"
 
@@ -27,15 +28,6 @@ const float* Weights(const Args& a, int row, int head) {
   return a.scratch + (static_cast<int64_t>(row) * a.n_q + head) * l8;
 }
 
-// s[0..len) <- softmax(s[0..len)).
-void SoftmaxRow(float* s, int64_t len) {
-  const float m = *std::max_element(s, s + len);
-  double sum = 0;
-  for (int64_t p = 0; p < len; ++p) sum += (s[p] = std::exp(s[p] - m));
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t p = 0; p < len; ++p) s[p] *= inv;
-}
-
 void AttendScalar(const Args& a) {
   const int64_t hd = a.head_dim;
   auto load = [&](const void* base, int64_t p, int64_t i) {
@@ -52,7 +44,7 @@ void AttendScalar(const Args& a) {
         for (int64_t i = 0; i < hd; ++i) dot += q[i] * load(a.k, p, i);
         s[p] = dot * a.scale;
       }
-      SoftmaxRow(s, len);
+      vmath::SoftmaxScalar(s, len);
       float* o = a.out + r * a.out_stride + j * hd;
       std::fill_n(o, hd, 0.0f);
       for (int64_t p = 0; p < len; ++p) {

@@ -7,10 +7,9 @@
 #include <cstdint>
 
 #include "generate/attention.h"
+#include "generate/vector_math.h"
 
 namespace tinyrag::attention {
-
-void SoftmaxRow(float* s, int64_t len);  // attention.cpp
 
 namespace {
 
@@ -136,7 +135,7 @@ void AttendAvx2(const Args& a) {
 
   for (int r = 0; r < a.n_rows; ++r) {
     const int64_t len = a.len + r;
-    for (int j = 0; j < a.n_q; ++j) SoftmaxRow(scores(r * a.n_q + j), len);
+    for (int j = 0; j < a.n_q; ++j) vmath::Softmax(scores(r * a.n_q + j), len);
     // Heads of one row share their length: two at a time share value loads.
     int j = 0;
     for (; j + 2 <= a.n_q; j += 2) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "generate/attention.h"
+#include "generate/vector_math.h"
 #include "model/half.h"
 #include "model/quantize.h"
 
@@ -32,8 +33,6 @@ void Rope(float* head, const float* cs, int64_t n_rot, RopeStyle style) {
     head[b] = x0 * s + x1 * c;
   }
 }
-
-float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Rows per FFN block: 2 x 128 x n_ff floats (5 MB for Qwen2.5-0.5B) instead of
 // 2 x max_batch x n_ff, which keeps resident memory near file + KV cache.
@@ -246,7 +245,7 @@ absl::Status DecoderContext::Layer(int l, int64_t n) {
     // ff_gate, ff_up [m][ff]; ff_gate = silu(gate) * up
     if (absl::Status s = Project(w.w_gate, &xb_[r0 * d], m, ff_gate_.data()); !s.ok()) return s;
     if (absl::Status s = Project(w.w_up, &xb_[r0 * d], m, ff_up_.data()); !s.ok()) return s;
-    for (int64_t i = 0; i < m * ff; ++i) ff_gate_[i] = Silu(ff_gate_[i]) * ff_up_[i];
+    vmath::SiluMul(ff_gate_.data(), ff_up_.data(), m * ff);
     // x += ff_gate Wdown^T   (xb2 [m][d])
     if (absl::Status s = Project(w.w_down, ff_gate_.data(), m, xb2_.data()); !s.ok()) return s;
     for (int64_t i = 0; i < m * d; ++i) x_[r0 * d + i] += xb2_[i];
