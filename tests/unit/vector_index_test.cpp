@@ -1,5 +1,7 @@
 #include "index/vector_index.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -384,6 +386,121 @@ TEST(VectorIndex, SearchesRunWhileChangesAreApplied) {
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(searches.load(), 0);
   ExpectExact(*vi, f.Vectors(), 3);
+}
+
+
+// What ingestion does for document i of the crash test: chunk count and
+// content vary with i, vectors are a function of (i, chunk).
+DocumentInput CrashDoc(int i) {
+  DocumentInput d;
+  d.external_id = absl::StrCat("doc", i);
+  d.source = absl::StrCat("file", i % 13, ".jsonl");
+  d.content_hash = absl::StrCat("hash", i);
+  std::mt19937 rng(static_cast<uint32_t>(i));
+  for (int j = 0; j < 10 + i % 17; ++j) d.chunks.push_back({absl::StrCat("doc", i, " chunk", j), 2, "", RandomVector(rng)});
+  return d;
+}
+
+// Ingests documents 0..n-1 the way the ingest command does (skip unchanged,
+// one upsert per document, periodic catch-up and atomic save of the index),
+// writing each finished document's number to `progress_fd` (if >= 0).
+// Returns how many documents were skipped as unchanged.
+absl::StatusOr<int> IngestAll(const std::string& dir, int n, int progress_fd) {
+  auto store = SqliteStore::Open(dir);
+  if (!store.ok()) return store.status();
+  if (auto c = (*store)->EnsureCollection("c", kEncoder); !c.ok()) return c.status();
+  auto coll = (*store)->GetCollection("c");
+  auto index = VectorIndex::Open(store->get(), "c", VectorIndex::DefaultPath(dir, *coll));
+  if (!index.ok()) return index.status();
+  int unchanged = 0;
+  for (int i = 0; i < n; ++i) {
+    DocumentInput d = CrashDoc(i);
+    auto found = (*store)->FindDocument("c", d.external_id);
+    if (!found.ok()) return found.status();
+    if (found->has_value() && (*found)->content_hash == d.content_hash) {
+      ++unchanged;
+      continue;
+    }
+    if (auto r = (*store)->UpsertDocument("c", d); !r.ok()) return r.status();
+    if (i % 20 == 19) {
+      if (absl::Status s = (*index)->CatchUp(); !s.ok()) return s;
+      if (absl::Status s = (*index)->Save(); !s.ok()) return s;
+    }
+    if (progress_fd >= 0 && write(progress_fd, &i, sizeof(i)) != sizeof(i)) return absl::InternalError("pipe");
+  }
+  if (absl::Status s = (*index)->CatchUp(); !s.ok()) return s;
+  if (absl::Status s = (*index)->Save(); !s.ok()) return s;
+  return unchanged;
+}
+
+TEST(VectorIndex, SigkillMidIngestLeavesWholeDocumentsAndARepairableIndex) {
+  TempDir dir("crash");
+  constexpr int kDocs = 300;
+  int progress[2];
+  ASSERT_EQ(pipe(progress), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(progress[0]);
+    absl::StatusOr<int> r = IngestAll(dir.str(), kDocs, progress[1]);
+    _exit(r.ok() ? 0 : 1);
+  }
+  close(progress[1]);
+  // Kill it while it is writing: after 70 documents (past three index saves),
+  // without waiting for any particular moment.
+  int done = -1;
+  while (done < 70 && read(progress[0], &done, sizeof(done)) == sizeof(done)) {
+  }
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  close(progress[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the child finished before it was killed";
+
+  int present = 0;
+  {
+    auto store = SqliteStore::Open(dir.str());  // the dead child's lock is gone
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto docs = (*store)->ListDocuments("c", {.limit = 10000});
+    ASSERT_TRUE(docs.ok());
+    present = static_cast<int>(docs->size());
+    EXPECT_GE(present, 71);
+    EXPECT_LT(present, kDocs);
+    int64_t chunks = 0;
+    for (const DocumentInfo& d : *docs) {
+      // Whole documents only: every chunk of each, with the right hash.
+      const int i = std::stoi(d.external_id.substr(3));
+      EXPECT_EQ(d.chunk_count, static_cast<int64_t>(CrashDoc(i).chunks.size())) << d.external_id;
+      EXPECT_EQ(d.content_hash, CrashDoc(i).content_hash);
+      chunks += d.chunk_count;
+    }
+    EXPECT_EQ(*(*store)->CountChunks("c"), chunks);
+    // The index saved before the kill is behind: caught up, consistent.
+    auto coll = (*store)->GetCollection("c");
+    auto index = VectorIndex::Open(store->get(), "c", VectorIndex::DefaultPath(dir.str(), *coll));
+    ASSERT_TRUE(index.ok()) << index.status();
+    EXPECT_EQ((*index)->size(), chunks);
+    EXPECT_EQ((*index)->last_change(), *(*store)->LastChange("c"));
+    auto some = (*store)->ForEachEmbedding("c", 1, [&](std::span<const int64_t> ids, std::span<const float> v) {
+      if (ids[0] % 50 != 0) return absl::OkStatus();
+      auto hits = (*index)->Search(v, 1);
+      EXPECT_TRUE(hits.ok() && hits->size() == 1 && (*hits)[0].chunk_id == ids[0]) << ids[0];
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(some.ok());
+  }
+  // A rerun skips what is there and completes the rest.
+  absl::StatusOr<int> unchanged = IngestAll(dir.str(), kDocs, -1);
+  ASSERT_TRUE(unchanged.ok()) << unchanged.status();
+  EXPECT_EQ(*unchanged, present);
+  auto store = SqliteStore::Open(dir.str());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->ListDocuments("c", {.limit = 10000})->size(), static_cast<size_t>(kDocs));
+  auto coll = (*store)->GetCollection("c");
+  auto index = VectorIndex::Open(store->get(), "c", VectorIndex::DefaultPath(dir.str(), *coll));
+  ASSERT_TRUE(index.ok());
+  EXPECT_FALSE((*index)->open_report().rebuilt) << (*index)->open_report().rebuild_reason;
+  EXPECT_EQ((*index)->size(), *(*store)->CountChunks("c"));
 }
 
 }  // namespace
