@@ -187,11 +187,14 @@ class SectionChunker {
   // word boundary that fits, else the last character boundary that fits
   // inside the first word; at least one character, so callers progress.
   size_t CutPoint(size_t pos, size_t end, int64_t limit) const {
-    if (Count(pos, end) <= limit) return end;
     // Only a window of the rest can fit: tokens rarely exceed 16 bytes; the
-    // window grows if the text is denser than that (e.g. one [UNK] word).
+    // window grows while the text is denser than that (e.g. one [UNK] word).
+    // Counting the whole rest each time would make a huge sentence quadratic.
     size_t window = std::min(end, pos + static_cast<size_t>(limit) * 16);
-    while (window < end && Count(pos, window) <= limit) window = std::min(end, pos + 2 * (window - pos));
+    while (Count(pos, window) <= limit) {
+      if (window == end) return end;
+      window = std::min(end, pos + 2 * (window - pos));
+    }
     std::vector<size_t> candidates;
     for (size_t b : breaks_.Words(text_.substr(pos, window - pos))) {
       if (b > 0) candidates.push_back(pos + b);
