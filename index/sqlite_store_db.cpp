@@ -1,5 +1,6 @@
 #include "index/sqlite_store_db.h"
 
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -96,12 +97,14 @@ std::string Statement::Text(int col) const {
   return p != nullptr ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col))) : std::string();
 }
 
-std::span<const float> Statement::Floats(int col) const {
+bool Statement::AppendFloats(int col, size_t n, std::vector<float>* out) const {
   const void* p = sqlite3_column_blob(stmt_.get(), col);
-  const int bytes = sqlite3_column_bytes(stmt_.get(), col);
-  // SQLite's blob buffers come from malloc, so they are aligned for float.
-  if (p == nullptr || bytes % static_cast<int>(sizeof(float)) != 0) return {};
-  return {static_cast<const float*>(p), static_cast<size_t>(bytes) / sizeof(float)};
+  const size_t bytes = static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), col));
+  if (bytes != n * sizeof(float) || (n > 0 && p == nullptr)) return false;
+  const size_t old = out->size();
+  out->resize(old + n);
+  std::memcpy(out->data() + old, p, bytes);
+  return true;
 }
 
 ReaderPool::Lease::~Lease() {

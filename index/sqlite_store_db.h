@@ -63,8 +63,10 @@ class Statement {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
   double Double(int col) const { return sqlite3_column_double(stmt_.get(), col); }
   std::string Text(int col) const;
-  // The column as float32 values; empty when its size is not a multiple of 4.
-  std::span<const float> Floats(int col) const;
+  // Appends the column's float32 values to `out` when it holds exactly `n`
+  // of them; false (nothing appended) otherwise. Copies, because SQLite's
+  // blob pointer may point into a page at any alignment.
+  bool AppendFloats(int col, size_t n, std::vector<float>* out) const;
 
  private:
   struct Finalizer {

@@ -158,13 +158,11 @@ absl::StatusOr<int64_t> SqliteStore::ForEachEmbedding(
     absl::StatusOr<bool> row = st->Step();
     if (!row.ok()) return row.status();
     if (*row) {
-      std::span<const float> v = st->Floats(1);
-      if (v.size() != dim) {
-        return absl::DataLossError(absl::StrCat(db_path_, ": embedding of chunk ", st->Int(0), " has ",
-                                                v.size(), " values, collection '", coll->name, "' has ", dim));
+      if (!st->AppendFloats(1, dim, &vectors)) {
+        return absl::DataLossError(absl::StrCat(db_path_, ": embedding of chunk ", st->Int(0),
+                                                " does not have collection '", coll->name, "''s dimension ", dim));
       }
       ids.push_back(st->Int(0));
-      vectors.insert(vectors.end(), v.begin(), v.end());
     }
     if (!ids.empty() && (!*row || static_cast<int64_t>(ids.size()) == batch_size)) {
       if (absl::Status s = fn(ids, vectors); !s.ok()) return s;
@@ -228,12 +226,12 @@ absl::StatusOr<ChangeBatch> SqliteStore::ReadChanges(std::string_view collection
     absl::StatusOr<bool> row = vec->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    std::span<const float> v = vec->Floats(1);
-    if (v.size() != dim) {
-      return absl::DataLossError(absl::StrCat(db_path_, ": embedding of chunk ", vec->Int(0), " has ", v.size(),
-                                              " values, collection '", coll->name, "' has ", dim));
+    std::vector<float> v;
+    if (!vec->AppendFloats(1, dim, &v)) {
+      return absl::DataLossError(absl::StrCat(db_path_, ": embedding of chunk ", vec->Int(0),
+                                              " does not have collection '", coll->name, "''s dimension ", dim));
     }
-    vectors.emplace(vec->Int(0), std::vector<float>(v.begin(), v.end()));
+    vectors.emplace(vec->Int(0), std::move(v));
   }
   for (int64_t id : wanted) {
     auto it = vectors.find(id);

@@ -371,11 +371,13 @@ absl::Status VectorIndex::CatchUpLocked(int64_t* applied) {
     {
       absl::MutexLock lock(&mu_);
       BoundOmp(options_.omp_threads);
-      faiss::IndexIDMap2* map = IdMap(index_.get());
+      // Lambdas below use these locals: the lock is held for their whole call.
+      faiss::Index* index = index_.get();
+      faiss::IndexIDMap2* map = IdMap(index);
       if (can_remove_) {
         if (!batch->removed.empty()) {
           faiss::IDSelectorBatch sel(batch->removed.size(), batch->removed.data());
-          if (absl::Status s = Faiss("remove_ids", [&] { index_->remove_ids(sel); }); !s.ok()) {
+          if (absl::Status s = Faiss("remove_ids", [&] { index->remove_ids(sel); }); !s.ok()) {
             needs_rebuild_ = true;
             return s;
           }
@@ -388,7 +390,7 @@ absl::Status VectorIndex::CatchUpLocked(int64_t* applied) {
       if (!batch->added.empty()) {
         std::vector<float> unit = Normalized(batch->added_vectors, dim_);
         absl::Status s = Faiss("add_with_ids", [&] {
-          index_->add_with_ids(static_cast<FaissId>(batch->added.size()), unit.data(), batch->added.data());
+          index->add_with_ids(static_cast<FaissId>(batch->added.size()), unit.data(), batch->added.data());
         });
         if (!s.ok()) {
           // Part of the batch may be in: only a rebuild is sure to be right.
@@ -453,7 +455,8 @@ absl::Status VectorIndex::Save() {
     for (int64_t id : tombstones_) ok = ok && w.Put(id);
     if (!ok) return fail(std::strerror(errno));
     BoundOmp(options_.omp_threads);
-    if (absl::Status s = Faiss("write_index", [&] { faiss::write_index(index_.get(), &w); }); !s.ok()) {
+    const faiss::Index* index = index_.get();
+    if (absl::Status s = Faiss("write_index", [&] { faiss::write_index(index, &w); }); !s.ok()) {
       return fail(std::string(s.message()));
     }
     // Fill in the header now that the body's length and checksum are known.
@@ -484,7 +487,8 @@ absl::StatusOr<std::vector<VectorHit>> VectorIndex::Search(std::span<const float
 
   absl::ReaderMutexLock lock(&mu_);
   BoundOmp(options_.omp_threads);
-  const int64_t ntotal = index_->ntotal;
+  const faiss::Index* index = index_.get();
+  const int64_t ntotal = index->ntotal;
   // With tombstones, ask for more than k and skip them, widening until k live
   // hits are found or the whole index was returned.
   int64_t extra = tombstones_.empty() ? 0 : std::max<int64_t>(k, 16);
@@ -493,7 +497,7 @@ absl::StatusOr<std::vector<VectorHit>> VectorIndex::Search(std::span<const float
     if (want == 0) return hits;
     std::vector<float> scores(static_cast<size_t>(want));
     std::vector<FaissId> ids(static_cast<size_t>(want));
-    absl::Status s = Faiss("search", [&] { index_->search(1, unit.data(), want, scores.data(), ids.data()); });
+    absl::Status s = Faiss("search", [&] { index->search(1, unit.data(), want, scores.data(), ids.data()); });
     if (!s.ok()) return s;
     hits.clear();
     for (int64_t i = 0; i < want && static_cast<int>(hits.size()) < k; ++i) {

@@ -358,7 +358,7 @@ TEST(SqliteStore, DeleteByIdAndBySource) {
   ASSERT_EQ(listed->size(), 3u);
   EXPECT_EQ((*listed)[1].chunk_count, 2);
   EXPECT_EQ(store->ListDocuments("c", {.offset = 0, .limit = 10, .source = "file1.jsonl"})->size(), 2u);
-  EXPECT_EQ(store->ListDocuments("c", {.offset = 1, .limit = 1})->at(0).external_id, "b");
+  EXPECT_EQ(store->ListDocuments("c", {.offset = 1, .limit = 1, .source = ""})->at(0).external_id, "b");
 
   auto deleted = store->DeleteDocument(c->document_id);
   ASSERT_TRUE(deleted.ok());
@@ -425,6 +425,21 @@ TEST(SqliteStore, EmbeddingsAndChangesInBatches) {
   }
   EXPECT_EQ(added.size(), 7u);
   EXPECT_EQ(after, *store->LastChange("c"));
+}
+
+TEST(SqliteStore, DamagedEmbeddingIsDataLoss) {
+  TempDir dir("dataloss");
+  auto store = OpenOk(dir);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->EnsureCollection("c", kEncoder).ok());
+  ASSERT_TRUE(store->UpsertDocument("c", Doc("d", "s", {"a", "b"}, "h")).ok());
+  RawExec(dir.db(), "UPDATE embeddings SET vector = x'0000803f' WHERE chunk_id = 2");
+  auto all = store->ForEachEmbedding("c", 10, [](std::span<const int64_t>, std::span<const float>) {
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(all.status().message(), HasSubstr("chunk 2"));
+  EXPECT_EQ(store->ReadChanges("c", 0, 100).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(SqliteStoreLexical, MatchesAnyTermRankedByBm25) {

@@ -245,7 +245,9 @@ TEST(VectorIndex, FileOfAnotherStoreOrSetupIsRebuilt) {
   }
   // Another factory configured.
   {
-    auto vi = f.OpenIndex({.factory = "HNSW16"});
+    VectorIndexOptions hnsw;
+    hnsw.factory = "HNSW16";
+    auto vi = f.OpenIndex(hnsw);
     ASSERT_NE(vi, nullptr);
     EXPECT_THAT(vi->open_report().rebuild_reason, HasSubstr("uses factory 'Flat', configured 'HNSW16'"));
     EXPECT_EQ(vi->factory(), "HNSW16");
@@ -328,7 +330,9 @@ TEST(VectorIndex, BadInputsAreErrors) {
   TempDir dir("bad");
   Fixture f(dir.str());
   f.AddDocs(0, 2, 1);
-  auto bad_factory = VectorIndex::Open(f.store.get(), "c", f.path, {.factory = "NoSuchIndex77"});
+  VectorIndexOptions bad;
+  bad.factory = "NoSuchIndex77";
+  auto bad_factory = VectorIndex::Open(f.store.get(), "c", f.path, bad);
   EXPECT_EQ(bad_factory.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad_factory.status().message(), HasSubstr("NoSuchIndex77"));
   EXPECT_EQ(VectorIndex::Open(f.store.get(), "zz", f.path).status().code(), absl::StatusCode::kNotFound);
@@ -461,7 +465,7 @@ TEST(VectorIndex, SigkillMidIngestLeavesWholeDocumentsAndARepairableIndex) {
   {
     auto store = SqliteStore::Open(dir.str());  // the dead child's lock is gone
     ASSERT_TRUE(store.ok()) << store.status();
-    auto docs = (*store)->ListDocuments("c", {.limit = 10000});
+    auto docs = (*store)->ListDocuments("c", {.offset = 0, .limit = 10000, .source = ""});
     ASSERT_TRUE(docs.ok());
     present = static_cast<int>(docs->size());
     EXPECT_GE(present, 71);
@@ -495,7 +499,7 @@ TEST(VectorIndex, SigkillMidIngestLeavesWholeDocumentsAndARepairableIndex) {
   EXPECT_EQ(*unchanged, present);
   auto store = SqliteStore::Open(dir.str());
   ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->ListDocuments("c", {.limit = 10000})->size(), static_cast<size_t>(kDocs));
+  EXPECT_EQ((*store)->ListDocuments("c", {.offset = 0, .limit = 10000, .source = ""})->size(), static_cast<size_t>(kDocs));
   auto coll = (*store)->GetCollection("c");
   auto index = VectorIndex::Open(store->get(), "c", VectorIndex::DefaultPath(dir.str(), *coll));
   ASSERT_TRUE(index.ok());
