@@ -24,7 +24,7 @@ void QuantizeActivations32(const float* x, int64_t n, ActBlock32* out) {
     blk.d = F16ToF32(F32ToF16(d));
     blk.s = F16ToF32(F32ToF16(d * static_cast<float>(sum)));
     blk.sum = sum;
-    blk.unused_padding = 0;
+    blk.lane_bias = 0;
   }
 }
 

@@ -26,7 +26,10 @@ struct alignas(16) ActBlock32 {
   float d;  // the fp16-rounded scale, as a float
   float s;
   int32_t sum;
-  int32_t unused_padding;  // keeps qs of consecutive blocks 16-byte aligned
+  // -(offset / 8) * sum: each of 8 int32 lanes' share of removing a weight
+  // level offset (unsigned levels = signed + offset) from an integer dot.
+  // The quantizers write 0; MatMul sets it for the weight type it runs.
+  int32_t lane_bias;
 };
 static_assert(sizeof(ActBlock32) == 48);
 

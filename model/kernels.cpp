@@ -87,6 +87,16 @@ absl::Status CheckCall(const WeightView& w, const float* x, const float* y) {
 }  // namespace
 
 namespace kernels {
+int LevelOffset32(GgmlType type) {
+  switch (type) {
+    case GgmlType::kQ4_0: return 8;
+    case GgmlType::kQ5_0: return 16;
+    case GgmlType::kQ8_0:
+    case GgmlType::kIQ4_NL: return 128;
+    default: return 0;
+  }
+}
+
 const ActivationQuantizers& ActivationQuantizersFor(CpuLevel level) {
   return GetTables().quant[static_cast<int>(level)];
 }
@@ -178,7 +188,10 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
       if (k) {
         quant.super_block(xi, w.cols, reinterpret_cast<BlockQ8_K*>(dst));
       } else {
-        quant.block32(xi, w.cols, reinterpret_cast<ActBlock32*>(dst));
+        auto* blocks = reinterpret_cast<ActBlock32*>(dst);
+        quant.block32(xi, w.cols, blocks);
+        const int offset = kernels::LevelOffset32(w.type);
+        for (int64_t b = 0; b < w.cols / kQK; ++b) blocks[b].lane_bias = -(offset / 8) * blocks[b].sum;
       }
     };
     if (n == 1) {

@@ -67,7 +67,7 @@ void Quantize32(const float* x, int64_t n, ActBlock32* out) {
     blk.d = RoundThroughHalf(d);
     blk.s = RoundThroughHalf(d * static_cast<float>(sum));
     blk.sum = sum;
-    blk.unused_padding = 0;
+    blk.lane_bias = 0;
   }
 }
 

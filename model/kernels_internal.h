@@ -38,6 +38,11 @@ void FillAvx2FloatKernels(KernelTable& table);
 void FillAvx512QuantKernels(KernelTable& table);
 void FillAvx512FloatKernels(KernelTable& table);
 
+// The offset between the unsigned levels the 32-value decoders produce
+// (DecodeUnsigned in kernels_quant_blocks.inc) and the signed ones: 8 for
+// Q4_0, 16 for Q5_0, 128 for Q8_0 and IQ4_NL, 0 for the other types.
+int LevelOffset32(GgmlType type);
+
 // Activation quantizers (model/activation_quant.h semantics, bit-identical
 // at every level).
 struct ActivationQuantizers {

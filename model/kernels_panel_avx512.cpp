@@ -25,6 +25,7 @@
 #include "model/tensor_type.h"
 
 #define TINYRAG_VNNI 1
+#define TINYRAG_AVX512 1
 
 namespace tinyrag::kernels {
 namespace {
