@@ -1,5 +1,6 @@
 #include "index/sqlite_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -299,6 +300,27 @@ absl::StatusOr<int64_t> SqliteStore::DeleteBySource(std::string_view collection,
   }
   if (absl::Status s = txn->Commit(); !s.ok()) return s;
   return static_cast<int64_t>(ids.size());
+}
+
+absl::Status SqliteStore::PruneChanges(std::string_view collection, int64_t through_change) {
+  absl::MutexLock lock(&write_mu_);
+  sqlite3* db = writer_.get();
+  absl::StatusOr<Transaction> txn = Transaction::Begin(db, /*immediate=*/true);
+  if (!txn.ok()) return txn.status();
+  absl::StatusOr<CollectionInfo> coll = LoadCollection(db, collection);
+  if (!coll.ok()) return coll.status();
+  // Never past the newest change: a later change must stay readable.
+  absl::StatusOr<int64_t> last = LastChangeOf(db, coll->id);
+  if (!last.ok()) return last.status();
+  through_change = std::min(through_change, *last);
+  absl::StatusOr<Statement> mark = Statement::Prepare(
+      db, "UPDATE collections SET changes_pruned_through = ?1 WHERE id = ?2 AND changes_pruned_through < ?1");
+  if (!mark.ok()) return mark.status();
+  if (absl::Status s = mark->Bind(1, through_change).Bind(2, coll->id).Run(); !s.ok()) return s;
+  absl::StatusOr<Statement> del = Statement::Prepare(db, "DELETE FROM changes WHERE collection_id = ? AND seq <= ?");
+  if (!del.ok()) return del.status();
+  if (absl::Status s = del->Bind(1, coll->id).Bind(2, through_change).Run(); !s.ok()) return s;
+  return txn->Commit();
 }
 
 absl::StatusOr<std::vector<DocumentInfo>> SqliteStore::ListDocuments(std::string_view collection,

@@ -54,6 +54,7 @@ class SqliteStore final : public DocumentStore {
       const std::function<absl::Status(std::span<const int64_t>, std::span<const float>)>& fn) override;
   absl::StatusOr<ChangeBatch> ReadChanges(std::string_view collection, int64_t after_change,
                                           int64_t max_changes) override;
+  absl::Status PruneChanges(std::string_view collection, int64_t through_change) override;
   absl::StatusOr<int64_t> LastChange(std::string_view collection) override;
   absl::StatusOr<int64_t> CountChunks(std::string_view collection) override;
   absl::StatusOr<std::vector<LexicalHit>> LexicalSearch(const SearchFilter& filter, std::string_view question,
@@ -65,6 +66,9 @@ class SqliteStore final : public DocumentStore {
 
   // The collection named `name` as seen by `db`; NotFound when absent.
   static absl::StatusOr<CollectionInfo> LoadCollection(sqlite3* db, std::string_view name);
+  // The collection's newest change number as seen by `db` (a pruned log
+  // remembers how far it went).
+  static absl::StatusOr<int64_t> LastChangeOf(sqlite3* db, int64_t collection_id);
 
   DataDirLock lock_;
   const std::string db_path_;

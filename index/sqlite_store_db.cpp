@@ -25,13 +25,14 @@ absl::StatusOr<Connection> Open(const std::string& path, bool read_only) {
   // The writer holds the write lock for one document at a time; readers never
   // wait under WAL except for checkpoints and recovery.
   sqlite3_busy_timeout(raw, 10000);
-  if (absl::Status s = Exec(raw, "PRAGMA foreign_keys = ON"); !s.ok()) return s;
-  if (!read_only) {
-    // WAL: readers and one writer at once. synchronous=NORMAL: a killed
-    // process loses no committed transaction; a power cut may lose the last
-    // few but never corrupts (the vector index then rebuilds, see vector_index.h).
-    if (absl::Status s = Exec(raw, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL"); !s.ok()) return s;
-  }
+  // WAL: readers and one writer at once. synchronous=NORMAL: a killed process
+  // loses no committed transaction; a power cut may lose the last few but
+  // never corrupts (the vector index then rebuilds, see vector_index.h).
+  // These are also the first reads of the file, where a non-database shows.
+  absl::Status s = Exec(raw, read_only ? "PRAGMA foreign_keys = ON"
+                                       : "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; "
+                                         "PRAGMA synchronous = NORMAL");
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("cannot open ", path, ": ", s.message()));
   return conn;
 }
 

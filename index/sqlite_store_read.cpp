@@ -136,12 +136,8 @@ absl::StatusOr<int64_t> SqliteStore::ForEachEmbedding(
   if (!txn.ok()) return txn.status();
   absl::StatusOr<CollectionInfo> coll = LoadCollection(db->get(), collection);
   if (!coll.ok()) return coll.status();
-  absl::StatusOr<Statement> last =
-      Statement::Prepare(db->get(), "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE collection_id = ?");
-  if (!last.ok()) return last.status();
-  last->Bind(1, coll->id);
-  if (absl::StatusOr<bool> row = last->Step(); !row.ok()) return row.status();
-  const int64_t change = last->Int(0);
+  absl::StatusOr<int64_t> change = LastChangeOf(db->get(), coll->id);
+  if (!change.ok()) return change.status();
 
   absl::StatusOr<Statement> st = Statement::Prepare(
       db->get(),
@@ -171,7 +167,7 @@ absl::StatusOr<int64_t> SqliteStore::ForEachEmbedding(
     }
     if (!*row) break;
   }
-  return change;
+  return *change;
 }
 
 absl::StatusOr<ChangeBatch> SqliteStore::ReadChanges(std::string_view collection, int64_t after_change,
@@ -182,6 +178,15 @@ absl::StatusOr<ChangeBatch> SqliteStore::ReadChanges(std::string_view collection
   if (!txn.ok()) return txn.status();
   absl::StatusOr<CollectionInfo> coll = LoadCollection(db->get(), collection);
   if (!coll.ok()) return coll.status();
+  absl::StatusOr<Statement> pruned =
+      Statement::Prepare(db->get(), "SELECT changes_pruned_through FROM collections WHERE id = ?");
+  if (!pruned.ok()) return pruned.status();
+  pruned->Bind(1, coll->id);
+  if (absl::StatusOr<bool> row = pruned->Step(); !row.ok()) return row.status();
+  if (after_change < pruned->Int(0)) {
+    return absl::OutOfRangeError(absl::StrCat("changes of collection '", coll->name, "' through ", pruned->Int(0),
+                                              " were pruned; cannot catch up from ", after_change));
+  }
   absl::StatusOr<Statement> st = Statement::Prepare(
       db->get(), "SELECT seq, chunk_id, op FROM changes WHERE collection_id = ? AND seq > ? ORDER BY seq LIMIT ?");
   if (!st.ok()) return st.status();
@@ -242,6 +247,19 @@ absl::StatusOr<ChangeBatch> SqliteStore::ReadChanges(std::string_view collection
   return batch;
 }
 
+absl::StatusOr<int64_t> SqliteStore::LastChangeOf(sqlite3* db, int64_t collection_id) {
+  absl::StatusOr<Statement> st = Statement::Prepare(
+      db,
+      "SELECT MAX(COALESCE((SELECT MAX(seq) FROM changes WHERE collection_id = ?1), 0), changes_pruned_through) "
+      "FROM collections WHERE id = ?1");
+  if (!st.ok()) return st.status();
+  st->Bind(1, collection_id);
+  absl::StatusOr<bool> row = st->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::NotFoundError(absl::StrCat("no collection with id ", collection_id));
+  return st->Int(0);
+}
+
 absl::StatusOr<int64_t> SqliteStore::LastChange(std::string_view collection) {
   absl::StatusOr<sqlite::ReaderPool::Lease> db = readers_.Acquire();
   if (!db.ok()) return db.status();
@@ -249,12 +267,7 @@ absl::StatusOr<int64_t> SqliteStore::LastChange(std::string_view collection) {
   if (!txn.ok()) return txn.status();
   absl::StatusOr<CollectionInfo> coll = LoadCollection(db->get(), collection);
   if (!coll.ok()) return coll.status();
-  absl::StatusOr<Statement> st =
-      Statement::Prepare(db->get(), "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE collection_id = ?");
-  if (!st.ok()) return st.status();
-  st->Bind(1, coll->id);
-  if (absl::StatusOr<bool> row = st->Step(); !row.ok()) return row.status();
-  return st->Int(0);
+  return LastChangeOf(db->get(), coll->id);
 }
 
 absl::StatusOr<int64_t> SqliteStore::CountChunks(std::string_view collection) {

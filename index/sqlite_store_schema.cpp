@@ -78,8 +78,15 @@ CREATE TRIGGER chunks_text_immutable BEFORE UPDATE OF text ON chunks BEGIN
 END;
 )sql";
 
+// Version 2: the change log can be pruned; a reader asking for changes from
+// before the pruning point must rebuild instead of catching up.
+constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE collections ADD COLUMN changes_pruned_through INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {"collections, documents, chunks, embeddings, FTS5 over chunk text, change log", kSchemaV1},
+    {"change log pruning point per collection", kSchemaV2},
 };
 
 absl::StatusOr<int64_t> UserVersion(sqlite3* db) {

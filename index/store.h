@@ -193,9 +193,17 @@ class DocumentStore {
 
   // The net effect of at most `max_changes` changes after `after_change`, read
   // from one snapshot. An empty batch (last_change == after_change) means
-  // nothing newer. NotFound for a missing collection.
+  // nothing newer. NotFound for a missing collection; OutOfRange when changes
+  // after `after_change` were pruned (the caller must rebuild from
+  // ForEachEmbedding instead).
   virtual absl::StatusOr<ChangeBatch> ReadChanges(std::string_view collection, int64_t after_change,
                                                   int64_t max_changes) = 0;
+
+  // Forgets the collection's changes up to and including `through_change`, so
+  // the log does not grow forever; call it once every vector index of the
+  // collection has saved a file containing them. Pruning less than before is
+  // a no-op. NotFound for a missing collection.
+  virtual absl::Status PruneChanges(std::string_view collection, int64_t through_change) = 0;
 
   // The collection's newest change number (0 when it never changed). NotFound
   // for a missing collection.

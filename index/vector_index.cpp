@@ -203,7 +203,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Open(DocumentStore* st
   }
   if (reason.empty()) {
     vi->Install(*std::move(loaded));
-    if (absl::Status s = vi->CatchUpLocked(&vi->report_.changes_applied); !s.ok()) return s;
+    if (absl::Status s = vi->CatchUpLocked(&vi->report_); !s.ok()) return s;
     absl::StatusOr<bool> matches = vi->SizeMatchesStore();
     if (!matches.ok()) return matches.status();
     if (!*matches) reason = "index size differs from the store's chunk count";
@@ -213,7 +213,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Open(DocumentStore* st
     absl::StatusOr<Built> built = vi->Build();
     if (!built.ok()) return built.status();
     vi->Install(*std::move(built));
-    if (absl::Status s = vi->CatchUpLocked(&vi->report_.changes_applied); !s.ok()) return s;
+    if (absl::Status s = vi->CatchUpLocked(&vi->report_); !s.ok()) return s;
   }
   return vi;
 }
@@ -350,7 +350,7 @@ absl::Status VectorIndex::CatchUp() {
   return CatchUpLocked(nullptr);
 }
 
-absl::Status VectorIndex::CatchUpLocked(int64_t* applied) {
+absl::Status VectorIndex::CatchUpLocked(VectorIndexOpenReport* report) {
   if (needs_rebuild_) {
     absl::StatusOr<Built> built = Build();
     if (!built.ok()) return built.status();
@@ -364,6 +364,19 @@ absl::Status VectorIndex::CatchUpLocked(int64_t* applied) {
       from = last_change_;
     }
     absl::StatusOr<ChangeBatch> batch = store_->ReadChanges(collection_.name, from, options_.catch_up_batch);
+    if (absl::IsOutOfRange(batch.status())) {
+      // The log no longer reaches back to this index (pruned after another
+      // index's save): only the stored embeddings can bring it up to date.
+      if (report != nullptr) {
+        report->rebuilt = true;
+        report->rebuild_reason = std::string(batch.status().message());
+        report->changes_applied = 0;
+      }
+      absl::StatusOr<Built> built = Build();
+      if (!built.ok()) return built.status();
+      Install(*std::move(built));
+      continue;
+    }
     if (!batch.ok()) return batch.status();
     if (batch->last_change == from) return absl::OkStatus();
 
@@ -399,7 +412,9 @@ absl::Status VectorIndex::CatchUpLocked(int64_t* applied) {
         }
       }
       last_change_ = batch->last_change;
-      if (applied != nullptr) *applied += static_cast<int64_t>(batch->added.size() + batch->removed.size());
+      if (report != nullptr) {
+        report->changes_applied += static_cast<int64_t>(batch->added.size() + batch->removed.size());
+      }
       rebuild = !tombstones_.empty() &&
                 static_cast<double>(tombstones_.size()) > options_.max_tombstone_fraction * static_cast<double>(index_->ntotal);
     }

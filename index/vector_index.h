@@ -13,8 +13,9 @@
 //  - rebuilds from the stored embeddings when the file is missing, fails its
 //    checksum or does not parse, was built for another collection, encoder or
 //    factory, claims changes the store does not have (a store restored from
-//    an older copy), or holds a different number of vectors than the store
-//    has chunks.
+//    an older copy), is older than the store's pruned change log (see
+//    DocumentStore::PruneChanges), or holds a different number of vectors
+//    than the store has chunks.
 //
 // Removal: a replaced or deleted document's chunk ids are removed from flat
 // indexes (Flat, PQ, SQ). Through IDMap2, FAISS cannot remove from the others
@@ -95,7 +96,7 @@ class VectorIndex {
 
   // Applies every store change newer than last_change(): call it after
   // ingesting (or on a timer) so searches see new documents. Rebuilds when
-  // tombstones pile up. Errors from the store or FAISS leave the index as it
+  // tombstones pile up or the store's log was pruned past last_change(). Errors from the store or FAISS leave the index as it
   // was after the last fully applied batch.
   absl::Status CatchUp();
 
@@ -127,8 +128,8 @@ class VectorIndex {
   absl::StatusOr<Built> Load() const;
   // Replaces the index (writer lock).
   void Install(Built built) ABSL_LOCKS_EXCLUDED(mu_);
-  // Adds the number of vectors added and removed to `*applied` (optional).
-  absl::Status CatchUpLocked(int64_t* applied) ABSL_EXCLUSIVE_LOCKS_REQUIRED(update_mu_);
+  // Records vectors applied and any rebuild in `*report` (optional).
+  absl::Status CatchUpLocked(VectorIndexOpenReport* report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(update_mu_);
   // Whether the loaded index agrees with the store in size (checked when the
   // store did not change during the count).
   absl::StatusOr<bool> SizeMatchesStore() ABSL_EXCLUSIVE_LOCKS_REQUIRED(update_mu_);

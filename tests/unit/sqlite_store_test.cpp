@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -178,6 +179,41 @@ TEST(SqliteStoreSchema, FailedMigrationKeepsPreviousVersion) {
   ASSERT_TRUE(sqlite::Migrate(conn->get(), "test.db", good).ok());
   EXPECT_EQ(RawInt(dir.db(), "PRAGMA user_version"), 2);
   EXPECT_EQ(RawInt(dir.db(), "SELECT x FROM b"), 1);
+}
+
+TEST(SqliteStoreSchema, Version1DatabaseIsMigratedKeepingItsData) {
+  TempDir dir("v1");
+  fs::create_directories(dir.str());
+  {
+    auto conn = sqlite::Open(dir.db().string(), /*read_only=*/false);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(sqlite::Migrate(conn->get(), "v1", sqlite::StoreMigrations().first(1)).ok());
+    ASSERT_TRUE(sqlite::Exec(conn->get(),
+                             "INSERT INTO collections(name, encoder_name, encoder_dim, encoder_hash, created_ms) "
+                             "VALUES ('c', 'minilm-test', 8, 'hash-a', 1)")
+                    .ok());
+  }
+  EXPECT_EQ(RawInt(dir.db(), "PRAGMA user_version"), 1);
+  auto store = OpenOk(dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawInt(dir.db(), "PRAGMA user_version"), 2);
+  auto coll = store->EnsureCollection("c", kEncoder);
+  ASSERT_TRUE(coll.ok()) << coll.status();
+  EXPECT_EQ(coll->created_ms, 1);
+  EXPECT_EQ(*store->LastChange("c"), 0);
+}
+
+TEST(SqliteStoreSchema, NotADatabaseIsAClearError) {
+  TempDir dir("garbage");
+  fs::create_directories(dir.str());
+  {
+    std::ofstream out(dir.db());
+    out << std::string(4096, 'x');
+  }
+  auto store = SqliteStore::Open(dir.str());
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("not a database"));
+  EXPECT_THAT(store.status().message(), HasSubstr(dir.db().string()));
 }
 
 TEST(SqliteStore, SecondOpenOfDataDirIsRefused) {
@@ -380,6 +416,34 @@ TEST(SqliteStore, DeleteByIdAndBySource) {
   EXPECT_TRUE(changes->added.empty());
   EXPECT_TRUE(changes->removed.empty());  // every add was cancelled by its removal
   EXPECT_EQ(changes->last_change, 8);
+}
+
+TEST(SqliteStore, PrunedChangesCannotBeCaughtUpFrom) {
+  TempDir dir("prune");
+  auto store = OpenOk(dir);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->EnsureCollection("c", kEncoder).ok());
+  ASSERT_TRUE(store->UpsertDocument("c", Doc("a", "s", {"1", "2"}, "h")).ok());
+  ASSERT_TRUE(store->UpsertDocument("c", Doc("b", "s", {"3"}, "h")).ok());
+  ASSERT_TRUE(store->PruneChanges("c", 2).ok());
+  EXPECT_EQ(RawInt(dir.db(), "SELECT COUNT(*) FROM changes"), 1);
+  auto old = store->ReadChanges("c", 1, 100);
+  EXPECT_EQ(old.status().code(), absl::StatusCode::kOutOfRange);
+  auto rest = store->ReadChanges("c", 2, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->added.size(), 1u);
+  // Pruning everything keeps the change number; pruning past it is capped.
+  ASSERT_TRUE(store->PruneChanges("c", 1000).ok());
+  ASSERT_TRUE(store->PruneChanges("c", 1).ok());  // less than before: no-op
+  EXPECT_EQ(*store->LastChange("c"), 3);
+  EXPECT_EQ(RawInt(dir.db(), "SELECT changes_pruned_through FROM collections"), 3);
+  auto none = store->ReadChanges("c", 3, 100);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->last_change, 3);
+  ASSERT_TRUE(store->UpsertDocument("c", Doc("d", "s", {"4"}, "h")).ok());
+  EXPECT_EQ(*store->LastChange("c"), 4);
+  EXPECT_EQ(store->ReadChanges("c", 3, 100)->added.size(), 1u);
+  EXPECT_EQ(store->PruneChanges("zz", 1).code(), absl::StatusCode::kNotFound);
 }
 
 TEST(SqliteStore, EmbeddingsAndChangesInBatches) {

@@ -273,6 +273,26 @@ TEST(VectorIndex, FileOfAnotherStoreOrSetupIsRebuilt) {
   ExpectExact(*vi, g.Vectors(), 2);
 }
 
+TEST(VectorIndex, PrunedLogMeansRebuild) {
+  TempDir dir("pruned");
+  Fixture f(dir.str());
+  f.AddDocs(0, 5, 2);
+  auto vi = f.OpenIndex();
+  ASSERT_NE(vi, nullptr);
+  ASSERT_TRUE(vi->Save().ok());
+  f.AddDocs(5, 5, 2);
+  // Another index of the collection saved everything and pruned the log.
+  ASSERT_TRUE(f.store->PruneChanges("c", *f.store->LastChange("c")).ok());
+  auto reopened = f.OpenIndex();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->open_report().rebuilt);
+  EXPECT_THAT(reopened->open_report().rebuild_reason, HasSubstr("pruned"));
+  ExpectExact(*reopened, f.Vectors(), 3);
+  // The live index, behind the pruned log too, rebuilds on CatchUp.
+  ASSERT_TRUE(vi->CatchUp().ok());
+  ExpectExact(*vi, f.Vectors(), 3);
+}
+
 TEST(VectorIndex, HnswUsesTombstonesAndRebuildsWhenTheyPileUp) {
   TempDir dir("hnsw");
   Fixture f(dir.str());
