@@ -246,7 +246,6 @@ absl::StatusOr<VectorIndex::Built> VectorIndex::Build() const {
       built.index = *std::move(index);
     }
   }
-  absl::Status added;
   absl::StatusOr<int64_t> change = store_->ForEachEmbedding(
       collection_.name, 4096, [&](std::span<const int64_t> ids, std::span<const float> v) {
         std::vector<float> unit = Normalized(v, dim_);
