@@ -128,7 +128,8 @@ absl::StatusOr<std::shared_ptr<const Vocab>> Vocab::Create(VocabSpec spec) {
     // An empty token could never be produced or matched; give it a unique
     // placeholder so ids stay aligned (the reference runtime does the same).
     if (t.empty()) t = absl::StrCat("[EMPTY_", i, "]");
-    v->token_to_id_[t] = static_cast<TokenId>(i);  // a duplicate text maps to its last id
+    // The key views tokens_[i], which is never modified again.
+    v->token_to_id_[absl::string_view(t.data(), t.size())] = static_cast<TokenId>(i);  // a duplicate text maps to its last id
     v->max_token_bytes_ = std::max(v->max_token_bytes_, t.size());
     if (!spec.types.empty()) v->attrs_[i] = AttrFromType(spec.types[i]);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
 
 namespace tinyrag {
@@ -145,13 +146,16 @@ class Vocab {
 
  private:
   Vocab() = default;
+  Vocab(const Vocab&) = delete;  // token_to_id_ views tokens_
+  Vocab& operator=(const Vocab&) = delete;
 
   TokenizerKind kind_ = TokenizerKind::kSentencePiece;
   std::string pre_;
   std::vector<std::string> tokens_;
   std::vector<float> scores_;
   std::vector<uint32_t> attrs_;
-  absl::flat_hash_map<std::string, TokenId> token_to_id_;
+  // Keys view the strings of tokens_ (no second copy of every token).
+  absl::flat_hash_map<absl::string_view, TokenId> token_to_id_;
   // Merge rules by (left id << 32 | right id); rules naming a non-token piece
   // are kept by their text "left right" instead.
   absl::flat_hash_map<uint64_t, Merge> token_merges_;
