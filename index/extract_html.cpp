@@ -68,9 +68,29 @@ int HeadingLevel(GumboTag tag) {
   }
 }
 
-// hidden, aria-hidden="true" or an inline display:none: not shown, not text.
+// Whether the space-separated attribute value `list` contains `word`.
+bool HasWord(const GumboElement& element, const char* attribute, std::string_view word) {
+  const GumboAttribute* attr = gumbo_get_attribute(&element.attributes, attribute);
+  if (attr == nullptr) return false;
+  std::string_view rest = attr->value;
+  while (!rest.empty()) {
+    const size_t space = rest.find_first_of(" \t\n");
+    if (rest.substr(0, space) == word) return true;
+    if (space == std::string_view::npos) break;
+    rest.remove_prefix(space + 1);
+  }
+  return false;
+}
+
+// Not shown (hidden, aria-hidden="true", an inline display:none), or page
+// furniture by role (navigation, search) or a permalink marker ("¶" after
+// every heading of Sphinx and many generators).
 bool IsHidden(const GumboElement& element) {
   if (gumbo_get_attribute(&element.attributes, "hidden") != nullptr) return true;
+  if (HasWord(element, "role", "navigation") || HasWord(element, "role", "search") ||
+      HasWord(element, "class", "headerlink")) {
+    return true;
+  }
   if (const GumboAttribute* aria = gumbo_get_attribute(&element.attributes, "aria-hidden");
       aria != nullptr && absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(aria->value), "true")) {
     return true;
@@ -103,6 +123,7 @@ class TextSink {
  public:
   void Text(std::string_view text, bool preformatted) {
     if (preformatted) {
+      if (!text.empty()) after_marker_ = false;
       FlushBreak();
       out_.append(text);
       space_ = false;
@@ -117,6 +138,7 @@ class TextSink {
         continue;
       }
       const bool had_break = pending_newlines_ > 0;
+      after_marker_ = false;
       FlushBreak();
       if (space_ && !had_break && !out_.empty() && out_.back() != '\n' && out_.back() != ' ') {
         out_.push_back(' ');
@@ -127,9 +149,20 @@ class TextSink {
   }
   // Requests a line (1) or paragraph (2) break before the next text.
   void Break(int newlines) {
+    if (after_marker_) return;
     if (newlines > pending_newlines_) pending_newlines_ = newlines;
     space_ = false;
   }
+  // Starts a line with a list marker; breaks requested before the item's
+  // first text (<li><p>...) do not separate it from its marker.
+  void Marker(std::string_view marker) {
+    FlushBreak();
+    out_.append(marker);
+    space_ = false;
+    after_marker_ = true;
+  }
+  // Ends a list item (an empty one included): breaks count again.
+  void EndMarker() { after_marker_ = false; }
   // Appends `text` right away if anything has been written on the line.
   void Separator(std::string_view text) {
     if (!out_.empty() && out_.back() != '\n' && pending_newlines_ == 0) {
@@ -142,6 +175,7 @@ class TextSink {
     out_.clear();
     pending_newlines_ = 0;
     space_ = false;
+    after_marker_ = false;
     return text;
   }
 
@@ -159,6 +193,7 @@ class TextSink {
   std::string out_;
   int pending_newlines_ = 0;
   bool space_ = false;
+  bool after_marker_ = false;
 };
 
 // The visible text of a subtree on one line (titles, headings).
@@ -227,6 +262,7 @@ absl::StatusOr<Document> ExtractHtml(std::string_view text, const std::string& s
   };
   std::vector<Frame> stack{{output->root, 0}};
   int pre_depth = 0;
+  int list_item_depth = 0;  // inside a list item, blocks (<p>, nested lists) only break lines
   while (!stack.empty()) {
     Frame& frame = stack.back();
     const GumboNode* node = frame.node;
@@ -254,9 +290,12 @@ absl::StatusOr<Document> ExtractHtml(std::string_view text, const std::string& s
           continue;
         }
         if (tag == GUMBO_TAG_BR) sink.Break(1);
-        if (IsBlock(tag)) sink.Break(2);
+        if (IsBlock(tag)) sink.Break(list_item_depth > 0 ? 1 : 2);
         if (IsLine(tag)) sink.Break(1);
-        if (tag == GUMBO_TAG_LI) sink.Text("- ", true);
+        if (tag == GUMBO_TAG_LI) {
+          sink.Marker("- ");
+          ++list_item_depth;
+        }
         if (tag == GUMBO_TAG_TD || tag == GUMBO_TAG_TH) sink.Separator(" | ");
         if (tag == GUMBO_TAG_PRE) ++pre_depth;
       }
@@ -269,7 +308,11 @@ absl::StatusOr<Document> ExtractHtml(std::string_view text, const std::string& s
     }
     if (node->type == GUMBO_NODE_ELEMENT) {  // leaving
       const GumboTag tag = node->v.element.tag;
-      if (IsBlock(tag)) sink.Break(2);
+      if (tag == GUMBO_TAG_LI) {
+        sink.EndMarker();
+        --list_item_depth;
+      }
+      if (IsBlock(tag)) sink.Break(list_item_depth > 0 ? 1 : 2);
       if (IsLine(tag)) sink.Break(1);
       if (tag == GUMBO_TAG_PRE) --pre_depth;
     }

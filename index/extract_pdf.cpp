@@ -87,6 +87,32 @@ std::string PageText(const std::vector<Line>& lines) {
   return out;
 }
 
+// Tables of contents fill lines with dot leaders ("Intro . . . . . 4"): a run
+// of four or more dots (spaced or not) becomes " ... ", which carries the
+// same meaning in a few bytes instead of dozens of tokens.
+std::string CollapseLeaders(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] != '.') {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t j = i;
+    int dots = 0;
+    while (j < text.size() && (text[j] == '.' || text[j] == ' ')) dots += text[j++] == '.';
+    if (dots >= 4) {
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      out += j < text.size() ? " ... " : " ...";
+    } else {
+      out.append(text.substr(i, j - i));
+    }
+    i = j;
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Document> ExtractPdf(std::string_view bytes, const std::string& source) {
@@ -114,7 +140,7 @@ absl::StatusOr<Document> ExtractPdf(std::string_view bytes, const std::string& s
     for (int p = 0; p < pages; ++p) {
       std::unique_ptr<poppler::page> page(pdf->create_page(p));
       if (page == nullptr) continue;
-      std::string text = PageText(PageLines(*page));
+      std::string text = CollapseLeaders(PageText(PageLines(*page)));
       if (!text.empty()) page_texts.push_back(std::move(text));
     }
     if (page_texts.empty()) {

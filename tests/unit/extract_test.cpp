@@ -169,12 +169,12 @@ TEST_F(ExtractTest, HtmlDropsScriptsAndKeepsStructure) {
 <nav><a href="/">Home</a> NAV_TEXT</nav>
 <noscript>NOSCRIPT_TEXT</noscript>
 <template><p>TEMPLATE_TEXT</p></template>
-<div hidden>HIDDEN_TEXT</div><span style="display: none">STYLE_HIDDEN</span>
+<div hidden>HIDDEN_TEXT</div><div role="navigation">ROLE_NAV</div><span style="display: none">STYLE_HIDDEN</span>
 <h1>Accounts</h1>
 <p>Reset your <b>password</b> from the
    login page &amp; wait.</p><p>Second&nbsp;paragraph.</p>
-<h2>Billing</h2>
-<ul><li>Cards</li><li>Invoices</li></ul>
+<h2>Billing<a class="headerlink" href="#billing">¶</a></h2>
+<ul><li>Cards</li><li><p>Invoices</p><ul><li>Nested</li></ul></li><li></li><li>Last</li></ul>
 <table><tr><th>Plan</th><td>Price</td></tr></table>
 <pre>  keep   this
 spacing</pre>
@@ -185,10 +185,10 @@ spacing</pre>
   EXPECT_THAT(Paths(doc), ElementsAre(std::vector<std::string>{"Accounts"},
                                       std::vector<std::string>{"Accounts", "Billing"}));
   EXPECT_EQ(doc.sections[0].text, "Reset your password from the login page & wait.\n\nSecond paragraph.");
-  EXPECT_EQ(doc.sections[1].text, "- Cards\n- Invoices\n\nPlan | Price\n\n  keep   this\nspacing");
+  EXPECT_EQ(doc.sections[1].text, "- Cards\n- Invoices\n- Nested\n-\n- Last\n\nPlan | Price\n\n  keep   this\nspacing");
   const std::string all = AllText(doc);
   for (const char* noise : {"SCRIPT_TEXT", "color: red", "NAV_TEXT", "NOSCRIPT_TEXT", "TEMPLATE_TEXT", "HIDDEN_TEXT",
-                            "STYLE_HIDDEN", "LATE_SCRIPT", "FOOTER_TEXT", "Home"}) {
+                            "STYLE_HIDDEN", "ROLE_NAV", "\xC2\xB6", "LATE_SCRIPT", "FOOTER_TEXT", "Home"}) {
     EXPECT_THAT(all, Not(HasSubstr(noise)));
   }
   EXPECT_EQ(doc.metadata["format"], "html");
@@ -219,7 +219,7 @@ std::string TinyPdf() {
   const std::vector<std::string> page_streams = {
       "BT /F1 12 Tf 72 720 Td (The first paragraph starts here and) Tj 0 -14 Td (goes on to a hyphen-) Tj "
       "0 -14 Td (ated word.) Tj 0 -40 Td (A second paragraph after a gap.) Tj ET",
-      "BT /F1 12 Tf 72 720 Td (Page two has its own text.) Tj ET"};
+      "BT /F1 12 Tf 72 720 Td (Page two has its own text.) Tj 0 -40 Td (Contents . . . . . . . . . 7) Tj ET"};
   std::vector<std::string> objects = {
       "<< /Type /Catalog /Pages 2 0 R >>",
       "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
@@ -257,7 +257,7 @@ TEST_F(ExtractTest, PdfTextByPageWithParagraphs) {
   ASSERT_EQ(doc.sections.size(), 1u);
   EXPECT_EQ(doc.sections[0].text,
             "The first paragraph starts here and goes on to a hyphenated word.\n\n"
-            "A second paragraph after a gap.\n\nPage two has its own text.");
+            "A second paragraph after a gap.\n\nPage two has its own text.\n\nContents ... 7");
 }
 
 TEST_F(ExtractTest, DamagedPdfIsAnError) {
