@@ -29,8 +29,14 @@ struct UTextCloser {
   void operator()(UText* ut) const { utext_close(ut); }
 };
 
-// ICU sentence and word break iterators, created per call (an iterator holds
-// per-text state, so it cannot be shared between threads).
+}  // namespace
+
+namespace chunker_internal {
+
+// ICU sentence and word break iterators, created once per ChunkDocument or
+// ChunkSection call and reused for all its sections. An iterator holds
+// per-text state, so one Breaks object must never be used by two threads
+// (its const methods still move the iterators).
 class Breaks {
  public:
   static absl::StatusOr<Breaks> Create() {
@@ -81,6 +87,13 @@ class Breaks {
   std::unique_ptr<icu::BreakIterator> sentence_;
   std::unique_ptr<icu::BreakIterator> word_;
 };
+
+}  // namespace chunker_internal
+
+namespace {
+
+using chunker_internal::Breaks;
+
 
 // A piece of section text that is never cut further: a sentence, or a part of
 // a sentence too long for one chunk.
@@ -258,7 +271,7 @@ std::vector<Chunk> Pack(const SectionChunker& section, std::string_view text, co
       if (j + 1 == n || units[j + 1].paragraph != units[j].paragraph) paragraph_end = j;
       ++j;
     }
-    if (j == i) j = i + 1;  // cannot happen (units fit the limit); guarantees progress
+    if (j == i) j = i + 1;  // a unit over the limit (one character that alone exceeds it) is still a chunk
     // End at a paragraph end rather than mid-paragraph when that keeps at
     // least half of the chunk and still adds new text.
     if (j < n && paragraph_end != n && paragraph_end + 1 > prev_end && paragraph_end + 1 < j) {
@@ -329,12 +342,14 @@ absl::StatusOr<Chunker> Chunker::Create(const TokenCounter& counter, const Chunk
 }
 
 absl::StatusOr<std::vector<Chunk>> Chunker::ChunkDocument(const Document& doc) const {
+  auto breaks = Breaks::Create();
+  if (!breaks.ok()) return breaks.status();
   std::vector<Chunk> all;
   for (size_t s = 0; s < doc.sections.size(); ++s) {
     const Section& section = doc.sections[s];
-    auto chunks = ChunkSection(doc.title, section.heading_path, section.text, static_cast<int64_t>(all.size()));
-    if (!chunks.ok()) return chunks.status();
-    for (Chunk& chunk : *chunks) {
+    std::vector<Chunk> chunks =
+        ChunkWith(*breaks, doc.title, section.heading_path, section.text, static_cast<int64_t>(all.size()));
+    for (Chunk& chunk : chunks) {
       chunk.section = static_cast<int64_t>(s);
       all.push_back(std::move(chunk));
     }
@@ -347,6 +362,12 @@ absl::StatusOr<std::vector<Chunk>> Chunker::ChunkSection(std::string_view title,
                                                          std::string_view text, int64_t first_position) const {
   auto breaks = Breaks::Create();
   if (!breaks.ok()) return breaks.status();
+  return ChunkWith(*breaks, title, heading_path, text, first_position);
+}
+
+std::vector<Chunk> Chunker::ChunkWith(const Breaks& breaks, std::string_view title,
+                                      const std::vector<std::string>& heading_path, std::string_view text,
+                                      int64_t first_position) const {
   const int64_t specials = counter_->SpecialTokens();
   const int64_t room = options_.max_model_tokens > 0 ? options_.max_model_tokens - specials : 0;
 
@@ -359,7 +380,7 @@ absl::StatusOr<std::vector<Chunk>> Chunker::ChunkSection(std::string_view title,
   if (context_tokens > context_cap) {
     context.clear();
     if (context_cap > 0) {
-      SectionChunker cutter(*counter_, *breaks, context_full);
+      SectionChunker cutter(*counter_, breaks, context_full);
       context = context_full.substr(0, Trim(context_full, 0, cutter.CutPoint(0, context_full.size(), context_cap)).second);
     }
     context_tokens = counter_->CountTokens(context);
@@ -367,7 +388,7 @@ absl::StatusOr<std::vector<Chunk>> Chunker::ChunkSection(std::string_view title,
 
   int64_t limit = options_.target_tokens;
   if (room > 0) limit = std::min(limit, room - context_tokens);
-  SectionChunker section(*counter_, *breaks, text);
+  SectionChunker section(*counter_, breaks, text);
   // Packing counts the text alone; the embedded text (context + text) must
   // fit the model too. Where joining costs a token more than the parts, run
   // again with the limit lowered by the excess (rare: at most a few rounds).

@@ -28,6 +28,10 @@
 
 namespace tinyrag {
 
+namespace chunker_internal {
+class Breaks;  // ICU break iterators (chunker.cpp)
+}  // namespace chunker_internal
+
 // How many tokens a text costs. Implementations must be thread-safe when the
 // Chunker using them is shared by threads.
 class TokenCounter {
@@ -104,6 +108,9 @@ class Chunker {
 
  private:
   Chunker(const TokenCounter& counter, const ChunkerOptions& options) : counter_(&counter), options_(options) {}
+  std::vector<Chunk> ChunkWith(const chunker_internal::Breaks& breaks, std::string_view title,
+                               const std::vector<std::string>& heading_path, std::string_view text,
+                               int64_t first_position) const;
 
   const TokenCounter* counter_;
   ChunkerOptions options_;
