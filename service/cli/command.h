@@ -17,6 +17,10 @@ void AddMkmodelCommand(CLI::App& app, int& exit_code);
 void AddRunCommand(CLI::App& app, int& exit_code);
 void AddEmbedCommand(CLI::App& app, int& exit_code);
 void AddBenchCommand(CLI::App& app, int& exit_code);
+void AddIngestCommand(CLI::App& app, int& exit_code);
+void AddSearchCommand(CLI::App& app, int& exit_code);
+void AddDocsCommand(CLI::App& app, int& exit_code);
+void AddEvalCommand(CLI::App& app, int& exit_code);
 
 // Prints "tinyrag: <status message>" to stderr and returns the exit status 1.
 int ReportError(const absl::Status& status);

@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   tinyrag::cli::AddRunCommand(app, exit_code);
   tinyrag::cli::AddEmbedCommand(app, exit_code);
   tinyrag::cli::AddBenchCommand(app, exit_code);
+  tinyrag::cli::AddIngestCommand(app, exit_code);
+  tinyrag::cli::AddSearchCommand(app, exit_code);
+  tinyrag::cli::AddDocsCommand(app, exit_code);
+  tinyrag::cli::AddEvalCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,0 +1,60 @@
+// Plumbing shared by the knowledge-base subcommands (ingest, search, docs,
+// eval): opening a data dir with a clear message when another process owns
+// it, opening a collection's vector index, and terminal progress.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "index/ingest.h"
+#include "index/sqlite_store.h"
+#include "index/vector_index.h"
+#include "nlohmann/json.hpp"
+
+namespace tinyrag::cli {
+
+// The collection used when --collection is not given.
+inline constexpr char kDefaultCollection[] = "default";
+
+// Opens the store of `data_dir` (creating it when missing). When another
+// process (a server, another CLI run) owns the dir, the error says so and how
+// to proceed.
+absl::StatusOr<std::unique_ptr<SqliteStore>> OpenDataDir(const std::string& data_dir);
+
+// Opens `collection`'s vector index in its default file, repairing it from
+// the store as VectorIndex::Open does; when it had to be rebuilt or caught up,
+// the repaired index is saved so the next run loads it directly.
+absl::StatusOr<std::unique_ptr<VectorIndex>> OpenCollectionIndex(SqliteStore& store, const std::string& collection);
+
+// Saves the index and prunes the change log it now contains.
+absl::Status SaveIndex(SqliteStore& store, VectorIndex& index, const std::string& collection);
+
+// The error for `--server ADDR` forms: the gRPC service does not exist yet.
+absl::Status NoServerYet(const std::string& command);
+
+// An absolute, normalized spelling of a path (how ingest records sources).
+std::string AbsoluteSource(const std::string& path);
+
+// Prints ingestion progress on one rewritten stderr line, at most a few
+// times a second, and only when stderr is a terminal.
+class ProgressLine {
+ public:
+  ProgressLine();
+  ~ProgressLine();  // ends the line when something was printed
+  void Update(const IngestProgress& p);
+
+ private:
+  bool enabled_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+// The summary as cli.md's `ingest --json` object (plus details).
+nlohmann::json SummaryJson(const IngestSummary& s, const std::string& collection);
+
+// Each failure on stderr: "tinyrag: skipped SOURCE[:LINE]: MESSAGE".
+void ReportFailures(const IngestSummary& s);
+
+}  // namespace tinyrag::cli
