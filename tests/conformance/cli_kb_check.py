@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The knowledge-base commands end to end, on a MiniLM-shaped random-weight
+encoder (tinyrag mkmodel): ingest, search (every mode, --json per cli.md),
+docs list/delete, a second process refused while one owns the data dir, and an
+ingest killed with SIGKILL mid-run that a rerun completes without redoing the
+committed documents.
+
+usage: cli_kb_check.py TINYRAG"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print(f"FAIL: {what}")
+
+
+def run(cmd, expect=0):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != expect:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {p.returncode} (wanted {expect}): {p.stderr.strip()}")
+    return p
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def documents_in(db):
+    """Documents committed so far, read beside the running writer (WAL)."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def main():
+    tinyrag = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "minilm.gguf")
+        run([tinyrag, "mkmodel", "--preset", "minilm-l6", "--type", "f16", "-o", model])
+        kb = os.path.join(tmp, "kb")
+        docs = os.path.join(tmp, "docs")
+        write(f"{docs}/install.md", "# Install\n\nDownload the package and run the installer on Linux.\n")
+        write(f"{docs}/faq/billing.txt", "Invoices are sent on the first day of every month.\n")
+        write(f"{docs}/faq/broken.txt", "bad\0bytes")
+        base = [tinyrag, "ingest", docs, "--data-dir", kb, "--encoder", model, "--json"]
+
+        s = json.loads(run(base).stdout)
+        for key in ("documents_added", "documents_updated", "documents_unchanged", "documents_failed",
+                    "chunks_added", "seconds"):
+            check(key in s, f"ingest --json lacks {key}")
+        check(s["documents_added"] == 2 and s["documents_failed"] == 1, f"first ingest: {s}")
+        s = json.loads(run(base).stdout)
+        check(s["documents_unchanged"] == 2 and s["chunks_added"] == 0, f"re-ingest: {s}")
+
+        for mode in ("hybrid", "dense", "lexical"):
+            out = json.loads(run([tinyrag, "search", "--data-dir", kb, "--mode", mode, "-k", "2", "--json",
+                                  "when are invoices sent"]).stdout)
+            results = out["results"]
+            check(len(results) >= 1, f"search --mode {mode} found nothing")
+            for i, r in enumerate(results):
+                for key in ("rank", "document_id", "title", "source", "text", "score", "dense_score",
+                            "lexical_score"):
+                    check(key in r, f"search result lacks {key}")
+                check(r["rank"] == i + 1, "ranks are 1, 2, ...")
+            if mode != "dense":
+                check(results[0]["source"].endswith("billing.txt"), f"{mode}: best result {results[0]['source']}")
+
+        listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", kb, "--json"]).stdout)["documents"]
+        check(len(listed) == 2, f"docs list: {listed}")
+        billing = [d for d in listed if d["source"].endswith("billing.txt")][0]
+        run([tinyrag, "docs", "delete", "--data-dir", kb, str(billing["id"])])
+        out = json.loads(run([tinyrag, "search", "--data-dir", kb, "--mode", "dense", "-k", "5", "--json",
+                              "invoices"]).stdout)
+        check(all(not r["source"].endswith("billing.txt") for r in out["results"]), "deleted document found")
+        run([tinyrag, "docs", "delete", "--data-dir", kb, "--source", f"{docs}/install.md"])
+        listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", kb, "--json"]).stdout)["documents"]
+        check(listed == [], f"docs after deleting both: {listed}")
+        p = run([tinyrag, "ingest", docs, "--data-dir", kb, "--encoder", model, "--server", "localhost:1"], 1)
+        check("gRPC service does not exist yet" in p.stderr, f"--server message: {p.stderr}")
+
+        # Many small files, killed mid-run; meanwhile a second process is refused.
+        many = os.path.join(tmp, "many")
+        n = 300
+        for i in range(n):
+            write(f"{many}/f{i:03d}.txt", f"Document {i} talks about topic number {i} and nothing else.\n")
+        crash = os.path.join(tmp, "crash")
+        cmd = [tinyrag, "ingest", many, "--data-dir", crash, "--encoder", model, "--batch", "8", "--json"]
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        db = os.path.join(crash, "store.sqlite")
+        deadline = time.time() + 60
+        while documents_in(db) < 20 and child.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        busy = subprocess.run([tinyrag, "search", "--data-dir", crash, "--mode", "lexical", "topic"],
+                              capture_output=True, text=True)
+        check(busy.returncode != 0 and f"in use by pid {child.pid}" in busy.stderr,
+              f"second process not refused clearly: {busy.returncode} {busy.stderr.strip()}")
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        check(child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed")
+        committed = documents_in(db)
+        check(0 < committed < n, f"{committed} documents committed before the kill")
+        s = json.loads(run(cmd).stdout)
+        check(s["documents_unchanged"] == committed and s["documents_added"] == n - committed,
+              f"rerun after SIGKILL: {s} with {committed} committed")
+        listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", crash, "--json"]).stdout)["documents"]
+        check(len(listed) == n and all(d["chunks"] == 1 for d in listed), "documents after the rerun")
+        out = json.loads(run([tinyrag, "search", "--data-dir", crash, "--mode", "lexical", "-k", "1", "--json",
+                              "topic number 123"]).stdout)
+        check(out["results"] and out["results"][0]["source"].endswith("f123.txt"), f"search after rerun: {out}")
+        out = json.loads(run([tinyrag, "search", "--data-dir", crash, "--mode", "dense", "-k", "5", "--json",
+                              "topic"]).stdout)
+        check(len(out["results"]) == 5, "dense search after the rerun")
+    print("PASS" if not FAILURES else f"FAILED ({len(FAILURES)})")
+    return 0 if not FAILURES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
