@@ -34,8 +34,8 @@ std::string_view TurnMarker(ChatFormat format) {
   return "";
 }
 
-// Byte offsets of the sentence ends in `text` (ICU sentence rules), ascending,
-// the last one text.size().
+}  // namespace
+
 std::vector<size_t> SentenceEnds(std::string_view text) {
   std::vector<size_t> ends;
   UErrorCode status = U_ZERO_ERROR;
@@ -62,6 +62,8 @@ std::vector<size_t> SentenceEnds(std::string_view text) {
   if (ends.empty() || ends.back() != text.size()) ends.push_back(text.size());
   return ends;
 }
+
+namespace {
 
 // Trailing white space does not belong to the sentence.
 std::string_view TrimRight(std::string_view s) {

@@ -107,6 +107,11 @@ class PromptBuilder {
 // between them), then the question. Exposed for tests.
 std::string FormatUserContent(std::string_view question, std::span<const Passage> passages);
 
+// Byte offsets where the sentences of `text` end (ICU sentence rules; the
+// white space after a sentence belongs to it), ascending, the last one
+// text.size(); {0} for an empty text. Pure, thread-safe.
+std::vector<size_t> SentenceEnds(std::string_view text);
+
 // The longest prefix of `text` that ends at a sentence boundary (ICU rules)
 // and satisfies `fits`, which must be monotone (true for a prefix implies
 // true for shorter ones); "" when no sentence fits. Exposed for tests.
