@@ -6,6 +6,7 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -33,6 +34,13 @@ std::string AbsolutePath(const fs::path& path) {
   return abs.string();
 }
 
+// The size for the progress estimate; 0 when unknown (reading reports the problem).
+int64_t FileBytes(const fs::path& p) {
+  std::error_code ec;
+  const uintmax_t n = fs::file_size(p, ec);
+  return ec ? 0 : static_cast<int64_t>(n);
+}
+
 bool Hidden(const fs::path& p) {
   const std::string name = p.filename().string();
   return !name.empty() && name[0] == '.';
@@ -50,7 +58,7 @@ std::vector<FileEntry> ListFiles(std::span<const std::string> paths, std::vector
       continue;
     }
     if (!fs::is_directory(st)) {
-      files.push_back({AbsolutePath(given), static_cast<int64_t>(fs::file_size(given, ec))});
+      files.push_back({AbsolutePath(given), FileBytes(given)});
       continue;
     }
     std::vector<FileEntry> found;
@@ -69,15 +77,16 @@ std::vector<FileEntry> ListFiles(std::span<const std::string> paths, std::vector
         continue;
       }
       if (!it->is_regular_file(ec)) continue;
-      found.push_back({AbsolutePath(it->path()), static_cast<int64_t>(it->file_size(ec))});
+      found.push_back({AbsolutePath(it->path()), FileBytes(it->path())});
     }
     std::sort(found.begin(), found.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
     files.insert(files.end(), found.begin(), found.end());
   }
+  // A file named twice (itself and inside a folder given too) is ingested once.
+  absl::flat_hash_set<std::string> seen;
   std::vector<FileEntry> unique;
   for (FileEntry& f : files) {
-    const bool seen = std::any_of(unique.begin(), unique.end(), [&](const FileEntry& u) { return u.path == f.path; });
-    if (!seen) unique.push_back(std::move(f));
+    if (seen.insert(f.path).second) unique.push_back(std::move(f));
   }
   return unique;
 }
