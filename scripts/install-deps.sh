@@ -13,6 +13,8 @@ packages=(
   # knowledge base: store, vector index (faiss pulls in BLAS/LAPACK), index file checksums,
   # PDF and HTML text extraction
   libsqlite3-dev libfaiss-dev libxxhash-dev libpoppler-cpp-dev libgumbo-dev
+  # escalation webhook: HTTP client and HMAC signatures; its test runs a loopback HTTP server
+  libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
   # the gRPC API (proto/): C++ code generation and runtime; Python stubs for interop tests
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
   # tests and benchmarks
