@@ -21,6 +21,7 @@ void AddIngestCommand(CLI::App& app, int& exit_code);
 void AddSearchCommand(CLI::App& app, int& exit_code);
 void AddDocsCommand(CLI::App& app, int& exit_code);
 void AddEvalCommand(CLI::App& app, int& exit_code);
+void AddCalibrateCommand(CLI::App& app, int& exit_code);
 
 // Prints "tinyrag: <status message>" to stderr and returns the exit status 1.
 int ReportError(const absl::Status& status);

@@ -1,0 +1,258 @@
+// `tinyrag calibrate --squad FILE --encoder MODEL --decoder MODEL --data-dir DIR [-o FILE] [--json]`
+// Fits the confidence model on SQuAD 2.0: every paragraph becomes a document
+// of a collection in DIR (ingested like `eval retrieval` does; a rerun
+// re-embeds nothing), each question is answered through the whole pipeline
+// (hybrid retrieval, the decoder, citations, groundedness), and a logistic
+// regression separates answerable (label 1) from unanswerable (label 0)
+// questions by the answers' confidence features. The weights are written as
+// a confidence model file (service/confidence.h), by default
+// DIR/confidence.json.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "generate/chat_template.h"
+#include "generate/decoder_context.h"
+#include "generate/decoder_model.h"
+#include "index/extract.h"
+#include "index/ingest.h"
+#include "index/retriever.h"
+#include "model/thread_pool.h"
+#include "service/answerer.h"
+#include "service/calibrate.h"
+#include "service/cli/command.h"
+#include "service/cli/encoder_embedder.h"
+#include "service/cli/knowledge_base.h"
+
+namespace tinyrag::cli {
+namespace {
+
+struct CalibrateArgs {
+  std::string squad;
+  std::string encoder;
+  std::string decoder;
+  std::string data_dir;
+  std::string out;
+  std::string collection = "squad";
+  int limit = 400;
+  int top_k = 3;
+  int max_tokens = 64;
+  int64_t n_ctx = 2048;
+  double l2 = 1e-3;
+  int threads = 0;
+  bool json = false;
+};
+
+struct LabelledQuestion {
+  std::string text;
+  bool answerable = true;
+};
+
+struct SquadSet {
+  std::vector<Document> paragraphs;
+  std::vector<LabelledQuestion> questions;
+};
+
+absl::StatusOr<SquadSet> ReadSquadQuestions(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a SQuAD file (no \"data\" array)"));
+  }
+  SquadSet set;
+  const std::string source = AbsoluteSource(path);
+  for (const nlohmann::json& article : j["data"]) {
+    const std::string title = article.is_object() ? article.value("title", "") : "";
+    const nlohmann::json paragraphs = article.is_object() ? article.value("paragraphs", nlohmann::json()) : nlohmann::json();
+    if (title.empty() || !paragraphs.is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": an article without a title or paragraphs"));
+    }
+    for (size_t p = 0; p < paragraphs.size(); ++p) {
+      const nlohmann::json& para = paragraphs[p];
+      if (!para.is_object() || !para.contains("context") || !para["context"].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": paragraph ", p, " of ", title, " has no context"));
+      }
+      Document d;
+      d.external_id = absl::StrCat(title, "/", p);
+      d.source = absl::StrCat(source, "#", d.external_id);
+      d.title = title;
+      d.sections.push_back({{}, NormalizeText(para["context"].get<std::string>())});
+      d.metadata = {{"format", "squad"}, {"article", title}};
+      d.content_hash = ContentHash(d);
+      for (const nlohmann::json& qa : para.value("qas", nlohmann::json::array())) {
+        if (!qa.is_object() || !qa.contains("question") || !qa["question"].is_string()) continue;
+        set.questions.push_back({qa["question"].get<std::string>(), !qa.value("is_impossible", false)});
+      }
+      set.paragraphs.push_back(std::move(d));
+    }
+  }
+  if (set.paragraphs.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no paragraphs"));
+  return set;
+}
+
+// Up to `limit` questions, alternating answerable and unanswerable ones while
+// both last, so a small limit still sees both classes.
+std::vector<LabelledQuestion> Balanced(const std::vector<LabelledQuestion>& all, int limit) {
+  std::vector<LabelledQuestion> yes, no, out;
+  for (const LabelledQuestion& q : all) (q.answerable ? yes : no).push_back(q);
+  for (size_t i = 0; static_cast<int>(out.size()) < limit && (i < yes.size() || i < no.size()); ++i) {
+    if (i < yes.size()) out.push_back(yes[i]);
+    if (i < no.size() && static_cast<int>(out.size()) < limit) out.push_back(no[i]);
+  }
+  return out;
+}
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+int RunCalibrate(const CalibrateArgs& args) {
+  auto squad = ReadSquadQuestions(args.squad);
+  if (!squad.ok()) return ReportError(squad.status());
+  const std::vector<LabelledQuestion> questions = Balanced(squad->questions, args.limit);
+  auto store = OpenDataDir(args.data_dir);
+  if (!store.ok()) return ReportError(store.status());
+  auto embedder = EncoderEmbedder::Load(args.encoder, args.threads);
+  if (!embedder.ok()) return ReportError(embedder.status());
+  if (auto c = (*store)->EnsureCollection(args.collection, (*embedder)->identity()); !c.ok()) {
+    return ReportError(c.status());
+  }
+  auto index = OpenCollectionIndex(**store, args.collection);
+  if (!index.ok()) return ReportError(index.status());
+  auto ingestor = Ingestor::Create(store->get(), index->get(), embedder->get(), args.collection);
+  if (!ingestor.ok()) return ReportError(ingestor.status());
+  absl::StatusOr<IngestSummary> summary;
+  {
+    ProgressLine progress;
+    summary = (*ingestor)->IngestDocuments(squad->paragraphs, [&](const IngestProgress& p) { progress.Update(p); });
+  }
+  if (!summary.ok()) return ReportError(summary.status());
+  ReportFailures(*summary);
+  auto retriever = Retriever::Create(store->get(), args.collection, index->get(), embedder->get());
+  if (!retriever.ok()) return ReportError(retriever.status());
+
+  auto model = DecoderModel::Load(args.decoder);
+  if (!model.ok()) return ReportError(model.status());
+  const int threads = args.threads > 0 ? args.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+  const int64_t n_ctx = std::min<int64_t>(args.n_ctx, (*model)->config().n_ctx_train);
+  auto ctx = DecoderContext::Create(**model, {.n_ctx = n_ctx}, &pool);
+  if (!ctx.ok()) return ReportError(ctx.status());
+  DecoderGenerator generator(**ctx);
+  const std::string chat_template = (*model)->file().GetString("tokenizer.chat_template").value_or("");
+  auto prompt = PromptBuilder::Create((*model)->tokenizer(), DetectChatFormat(chat_template), {.n_ctx = n_ctx});
+  if (!prompt.ok()) return ReportError(prompt.status());
+
+  const Embedder& embed = **embedder;
+  const Retriever& search = **retriever;
+  RetrieveFn retrieve = [&](const AnswerRequest& r, int top_k) -> absl::StatusOr<Retrieved> {
+    Retrieved out;
+    auto t = std::chrono::steady_clock::now();
+    auto vector = embed.Embed(std::vector<std::string>{r.question});
+    if (!vector.ok()) return vector.status();
+    out.embed_seconds = Since(t);
+    t = std::chrono::steady_clock::now();
+    auto results = search.Search({.query = r.question, .k = top_k, .query_vector = std::move(*vector)});
+    if (!results.ok()) return results.status();
+    out.retrieve_seconds = Since(t);
+    for (RetrievalResult& x : *results) {
+      out.passages.push_back({x.document_id, x.chunk_id, std::move(x.title), std::move(x.source), std::move(x.text),
+                              x.score, x.dense_score, x.lexical_score});
+    }
+    return out;
+  };
+  EmbedTextsFn embed_texts = [&](std::span<const std::string> texts) -> absl::StatusOr<std::vector<std::vector<float>>> {
+    auto flat = embed.Embed(texts);
+    if (!flat.ok()) return flat.status();
+    std::vector<std::vector<float>> rows;
+    const size_t dim = static_cast<size_t>(embed.dim());
+    for (size_t i = 0; i < texts.size(); ++i) rows.emplace_back(flat->begin() + i * dim, flat->begin() + (i + 1) * dim);
+    return rows;
+  };
+  // The answerer's own confidence is not used here: only its features are.
+  auto answerer = Answerer::Create(*prompt, retrieve, generator.AsFunction(), ConfidenceModel{}, embed_texts,
+                                   {.default_top_k = args.top_k,
+                                    .max_top_k = std::max(args.top_k, 1),
+                                    .default_max_tokens = args.max_tokens,
+                                    .max_max_tokens = args.max_tokens});
+  if (!answerer.ok()) return ReportError(answerer.status());
+
+  std::vector<ConfidenceFeatures> features;
+  std::vector<int> labels;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < questions.size(); ++i) {
+    auto a = (*answerer)->Ask({.question = questions[i].text});
+    if (!a.ok()) {
+      std::fprintf(stderr, "tinyrag: skipped question %zu: %s\n", i, std::string(a.status().message()).c_str());
+      continue;
+    }
+    features.push_back(a->features);
+    labels.push_back(questions[i].answerable ? 1 : 0);
+    if ((i + 1) % 20 == 0) std::fprintf(stderr, "calibrate: %zu/%zu questions answered\n", i + 1, questions.size());
+  }
+  auto fitted = CalibrateConfidence(features, labels, {.l2 = args.l2});
+  if (!fitted.ok()) return ReportError(fitted.status());
+  fitted->note = absl::StrCat(fitted->note, "; SQuAD ", args.squad, ", decoder ", args.decoder, ", encoder ",
+                              args.encoder);
+  const std::string out = args.out.empty() ? args.data_dir + "/confidence.json" : args.out;
+  if (absl::Status s = fitted->Save(out); !s.ok()) return ReportError(s);
+
+  nlohmann::json report = {{"questions", labels.size()},
+                           {"answerable", std::count(labels.begin(), labels.end(), 1)},
+                           {"seconds", Since(start)},
+                           {"out", out},
+                           {"bias", fitted->bias},
+                           {"note", fitted->note}};
+  for (size_t j = 0; j < kConfidenceFeatureNames.size(); ++j) {
+    report["weights"][std::string(kConfidenceFeatureNames[j])] = fitted->weights[j];
+  }
+  if (args.json) {
+    std::printf("%s\n", report.dump().c_str());
+  } else {
+    std::printf("calibrated on %zu questions (%lld answerable); weights written to %s\n", labels.size(),
+                static_cast<long long>(report["answerable"].get<int64_t>()), out.c_str());
+    std::printf("  %-18s %10.4f\n", "bias", fitted->bias);
+    for (size_t j = 0; j < kConfidenceFeatureNames.size(); ++j) {
+      std::printf("  %-18s %10.4f\n", std::string(kConfidenceFeatureNames[j]).c_str(), fitted->weights[j]);
+    }
+  }
+  if (std::fflush(stdout) != 0) return ReportError(absl::InternalError("calibrate: cannot write to stdout"));
+  return 0;
+}
+
+}  // namespace
+
+void AddCalibrateCommand(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<CalibrateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate",
+      "Fit the answer-confidence model on SQuAD 2.0: answer its questions through retrieval and the decoder, then "
+      "separate answerable from unanswerable ones by logistic regression on the confidence features");
+  cmd->add_option("--squad", args->squad, "SQuAD 2.0 JSON file (with is_impossible questions)")->required();
+  cmd->add_option("--encoder", args->encoder, "Encoder: a .gguf file or a sentence-transformers folder")->required();
+  cmd->add_option("--decoder", args->decoder, "Decoder: a .gguf file")->required();
+  cmd->add_option("--data-dir", args->data_dir, "Knowledge base folder (created when missing)")->required();
+  cmd->add_option("-o,--out", args->out, "Where to write the model (default: DATA_DIR/confidence.json)");
+  cmd->add_option("--collection", args->collection, "Collection for the paragraphs (default: squad)");
+  cmd->add_option("--limit", args->limit, "Most questions to answer, alternating the two classes (default: 400)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-k,--top-k", args->top_k, "Passages per question (default: 3)")->check(CLI::Range(1, 50));
+  cmd->add_option("-n,--max-tokens", args->max_tokens, "Most answer tokens (default: 64)")->check(CLI::PositiveNumber);
+  cmd->add_option("--ctx", args->n_ctx, "Decoder context (default: 2048, capped at the model's)")->check(CLI::PositiveNumber);
+  cmd->add_option("--l2", args->l2, "L2 penalty on standardized weights (default: 0.001)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", args->threads, "Threads (default: all hardware threads)");
+  cmd->add_flag("--json", args->json, "Print the result as one JSON object");
+  cmd->callback([args, &exit_code] { exit_code = RunCalibrate(*args); });
+}
+
+}  // namespace tinyrag::cli
