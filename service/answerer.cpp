@@ -1,6 +1,7 @@
 #include "service/answerer.h"
 
 #include <cmath>
+#include <future>
 #include <thread>
 #include <utility>
 
@@ -65,6 +66,30 @@ class StopWatcher {
   std::thread thread_;  // last: starts after every member it reads exists
 };
 
+// GenerateOptions for a call whose stop flag is `stop`.
+GenerateOptions OptionsFor(const GenerationCall& call, const std::atomic<bool>* stop) {
+  GenerateOptions options;
+  options.max_tokens = call.max_tokens;
+  options.sampler.temperature = static_cast<float>(call.temperature);
+  options.sampler.seed = call.seed;
+  options.on_text = call.on_text;
+  options.cancel = stop;
+  return options;
+}
+
+Generation FromResult(GenerateResult&& r, bool timed_out) {
+  Generation g;
+  g.text = std::move(r.text);
+  g.logprobs.reserve(r.tokens.size());
+  for (const GeneratedToken& t : r.tokens) g.logprobs.push_back(t.logprob);
+  g.stop = r.stop;
+  g.timed_out = timed_out && r.stop == StopReason::kCancelled;
+  g.prompt_tokens = r.prompt_tokens;
+  g.prefill_seconds = r.prefill_seconds;
+  g.decode_seconds = r.decode_seconds;
+  return g;
+}
+
 }  // namespace
 
 absl::Status CheckUtf8(std::string_view text, std::string_view what) {
@@ -99,32 +124,39 @@ absl::StatusOr<Generation> DecoderGenerator::Run(const GenerationCall& call) {
     return g;
   }
   absl::MutexLock lock(&mu_);
-  GenerateOptions options;
-  options.max_tokens = call.max_tokens;
-  options.sampler.temperature = static_cast<float>(call.temperature);
-  options.sampler.seed = call.seed;
-  options.on_text = call.on_text;
   std::optional<StopWatcher> watcher;
-  if (call.deadline) {
-    watcher.emplace(call.cancel, call.deadline);
-    options.cancel = watcher->flag();
-  } else {
-    options.cancel = call.cancel;
-  }
+  if (call.deadline) watcher.emplace(call.cancel, call.deadline);
+  const GenerateOptions options = OptionsFor(call, watcher ? watcher->flag() : call.cancel);
   absl::StatusOr<GenerateResult> r = Generate(ctx_, seq_, call.prompt, options);
   const bool timed_out = watcher && watcher->timed_out();
   watcher.reset();
   if (!r.ok()) return r.status();
-  Generation g;
-  g.text = std::move(r->text);
-  g.logprobs.reserve(r->tokens.size());
-  for (const GeneratedToken& t : r->tokens) g.logprobs.push_back(t.logprob);
-  g.stop = r->stop;
-  g.timed_out = timed_out && r->stop == StopReason::kCancelled;
-  g.prompt_tokens = r->prompt_tokens;
-  g.prefill_seconds = r->prefill_seconds;
-  g.decode_seconds = r->decode_seconds;
-  return g;
+  return FromResult(std::move(*r), timed_out);
+}
+
+absl::StatusOr<Generation> SchedulerGenerator::Run(const GenerationCall& call) const {
+  if (call.deadline && std::chrono::steady_clock::now() >= *call.deadline) {
+    Generation g;
+    g.stop = StopReason::kCancelled;
+    g.timed_out = true;
+    return g;
+  }
+  std::atomic<bool> stop{false};
+  std::future<absl::StatusOr<GenerateResult>> result =
+      scheduler_.Submit(std::vector<TokenId>(call.prompt.begin(), call.prompt.end()), OptionsFor(call, &stop));
+  // `stop` lives on this stack: wait for the result whatever happens.
+  bool timed_out = false;
+  while (result.wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
+    if (stop.load()) continue;
+    if (call.cancel != nullptr && call.cancel->load()) stop = true;
+    if (call.deadline && std::chrono::steady_clock::now() >= *call.deadline) {
+      timed_out = true;
+      stop = true;
+    }
+  }
+  absl::StatusOr<GenerateResult> r = result.get();
+  if (!r.ok()) return r.status();
+  return FromResult(std::move(*r), timed_out);
 }
 
 absl::StatusOr<std::unique_ptr<Answerer>> Answerer::Create(PromptBuilder prompt, RetrieveFn retrieve,

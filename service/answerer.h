@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "generate/batch_scheduler.h"
 #include "generate/decoder_context.h"
 #include "generate/generator.h"
 #include "index/store.h"
@@ -109,6 +110,25 @@ class DecoderGenerator {
   absl::Mutex mu_;
   DecoderContext& ctx_;  // used only under mu_
   const int seq_;
+};
+
+// Adapts a BatchScheduler (continuous batching: concurrent calls share the
+// decoder's forward passes). Each call waits for its own result; the call's
+// cancel flag and deadline are polled every few milliseconds and stop the
+// request inside the scheduler. call.on_text runs on the scheduler thread
+// (keep it short). The scheduler must outlive the adapter. Thread-safe.
+class SchedulerGenerator {
+ public:
+  explicit SchedulerGenerator(BatchScheduler& scheduler) : scheduler_(scheduler) {}
+
+  // Errors are the scheduler's (Generate's errors; Cancelled when it stops).
+  absl::StatusOr<Generation> Run(const GenerationCall& call) const;
+  GenerateFn AsFunction() const {
+    return [this](const GenerationCall& call) { return Run(call); };
+  }
+
+ private:
+  BatchScheduler& scheduler_;
 };
 
 struct Citation {

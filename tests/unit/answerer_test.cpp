@@ -400,5 +400,67 @@ TEST(AnswererRealDecoderTest, DecoderGeneratorEndToEnd) {
   EXPECT_LT(g->logprobs.size(), static_cast<size_t>(n_ctx) - ids.size() - 10);
 }
 
+
+// The scheduler adapter: two concurrent questions share the forward passes
+// and each gets the answer the single-sequence adapter gives; a deadline
+// stops a request inside the scheduler.
+TEST(AnswererRealDecoderTest, SchedulerGeneratorMatchesDecoderGenerator) {
+  if (!std::filesystem::exists(kReal / "stories260K.gguf")) GTEST_SKIP() << "shared fixtures absent: " << kReal;
+  auto model = DecoderModel::Load((kReal / "stories260K.gguf").string());
+  ASSERT_TRUE(model.ok()) << model.status();
+  const int64_t n_ctx = std::min<int64_t>(512, (*model)->config().n_ctx_train);
+  auto single_ctx = DecoderContext::Create(**model, {.n_ctx = n_ctx, .max_batch = 64}, nullptr);
+  auto shared_ctx = DecoderContext::Create(**model, {.n_ctx = n_ctx, .n_seq = 2, .max_batch = 64}, nullptr);
+  ASSERT_TRUE(single_ctx.ok() && shared_ctx.ok());
+  auto scheduler = BatchScheduler::Start(**shared_ctx);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+  DecoderGenerator single(**single_ctx);
+  SchedulerGenerator batched(**scheduler);
+  auto prompt = PromptBuilder::Create((*model)->tokenizer(), ChatFormat::kPlain,
+                                      {.n_ctx = n_ctx, .system_prompt = "Answer from the passages."});
+  ASSERT_TRUE(prompt.ok());
+  RetrieveFn retrieve = [](const AnswerRequest& r, int) -> absl::StatusOr<Retrieved> {
+    Retrieved out;
+    out.passages = {{1, 1, "Story", "s.txt", r.question.find("Tom") != std::string::npos
+                                                  ? "Tom had a red ball. He threw it high."
+                                                  : "Lily was a little girl. She liked the park.",
+                     0.03, 0.7, 5.0}};
+    return out;
+  };
+  auto confidence = ConfidenceModel::Load((kRepo / "data/confidence_defaults.json").string());
+  ASSERT_TRUE(confidence.ok());
+  const AnswererOptions options{.default_max_tokens = 20, .max_max_tokens = 64};
+  auto one = Answerer::Create(*prompt, retrieve, single.AsFunction(), *confidence, nullptr, options);
+  auto many = Answerer::Create(*prompt, retrieve, batched.AsFunction(), *confidence, nullptr, options);
+  ASSERT_TRUE(one.ok() && many.ok());
+
+  const std::vector<std::string> questions = {"What did Tom throw?", "Where did Lily go?"};
+  std::vector<absl::StatusOr<Answer>> results(2, absl::UnknownError("not run"));
+  {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < 2; ++i) {
+      threads.emplace_back([&, i] { results[i] = (*many)->Ask({.question = questions[i]}); });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    auto expected = (*one)->Ask({.question = questions[i]});
+    ASSERT_TRUE(expected.ok());
+    EXPECT_EQ(results[i]->answer, expected->answer);
+    EXPECT_EQ(results[i]->tokens.answer, expected->tokens.answer);
+    EXPECT_NEAR(results[i]->features.mean_logprob, expected->features.mean_logprob, 1e-4);
+  }
+
+  AnswerRequest slow{.question = questions[0]};
+  slow.max_tokens = 40;
+  slow.on_text = [](std::string_view) { std::this_thread::sleep_for(std::chrono::milliseconds(3)); };
+  slow.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+  auto t = (*many)->Ask(slow);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->reason, EscalationReason::kGenerationTimedOut);
+  EXPECT_LT(t->tokens.answer, 40);
+}
+
 }  // namespace
 }  // namespace tinyrag
