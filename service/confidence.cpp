@@ -20,14 +20,14 @@ namespace {
 
 // Function words carry no evidence that a passage supports a sentence.
 const std::unordered_set<std::string>& StopWords() {
-  static const auto* words = new std::unordered_set<std::string>{
+  static const std::unordered_set<std::string> words{
       "the",  "and",   "for",  "are",   "was",   "were", "with", "that",  "this",  "these", "those", "from",
       "has",  "have",  "had",  "not",   "but",   "its",  "it's", "they",  "them",  "their", "there", "which",
       "who",  "whom",  "what", "when",  "where", "why",  "how",  "than",  "then",  "also",  "into",  "onto",
       "can",  "could", "will", "would", "shall", "should", "may", "might", "must", "been", "being", "does",
       "did",  "doing", "such", "some",  "any",   "all",  "each", "other", "only",  "very",  "more",  "most",
       "you",  "your",  "our",  "his",   "her",   "she",  "him",  "about", "over",  "under", "upon",  "based"};
-  return *words;
+  return words;
 }
 
 double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
