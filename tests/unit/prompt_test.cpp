@@ -173,5 +173,21 @@ TEST(PromptTest, RealSentencePieceTokenizerGetsBosFirst) {
   EXPECT_TRUE(r->text.ends_with("Assistant:"));
 }
 
+
+TEST(PromptTest, RealQwen2VocabularySplitsExactlyAtTheTurnMarker) {
+  const std::filesystem::path vocab = kReal / "../models/vocab-bpe-qwen2.gguf";
+  if (!std::filesystem::exists(vocab)) GTEST_SKIP() << "shared fixtures absent: " << vocab;
+  auto tok = Tokenizer::FromGgufPath(vocab.string());
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  auto b = PromptBuilder::Create(**tok, ChatFormat::kChatML, {.n_ctx = 4096});
+  ASSERT_TRUE(b.ok());
+  const std::vector<Passage> ps = {P("Île-de-France", "Paris — the capital — has 2.1 million people. Café culture."),
+                                   P("Rome", "Rome was founded in 753 BC.")};
+  auto r = b->Build("¿Qué población tiene París?", ps, 256);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*tok)->Encode(r->text, {.parse_special = true}), r->tokens);
+  EXPECT_EQ((*tok)->Decode(r->tokens, {.skip_special = false}), r->text);
+}
+
 }  // namespace
 }  // namespace tinyrag
