@@ -439,7 +439,9 @@ absl::Status GgufFile::ParseTensorInfos(GgufCursor& cur, uint64_t n_tensors) {
       return Error(absl::StrCat(label, " has ", n_dims, " dimensions (allowed: 1 to ", kMaxDims, ")"));
     }
     t.shape.resize(n_dims);
-    int64_t elements = 1;
+    // Both the element count and the row count (dims 1..n) must fit: a zero
+    // first dimension would hide an overflow of the others from the first.
+    int64_t elements = 1, rows = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       uint64_t dim = 0;
       if (absl::Status s = parser.Read(&dim, absl::StrCat("dimension ", d, " of ", label)); !s.ok()) {
@@ -449,7 +451,8 @@ absl::Status GgufFile::ParseTensorInfos(GgufCursor& cur, uint64_t n_tensors) {
         return Error(absl::StrCat(label, " dimension ", d, " is ", dim, ", too large (or negative)"));
       }
       t.shape[d] = static_cast<int64_t>(dim);
-      if (__builtin_mul_overflow(elements, t.shape[d], &elements)) {
+      if (__builtin_mul_overflow(elements, t.shape[d], &elements) ||
+          (d > 0 && __builtin_mul_overflow(rows, t.shape[d], &rows))) {
         return Error(absl::StrCat(label, " has too many elements: the product of its dimensions "
                                          "overflows 64 bits"));
       }

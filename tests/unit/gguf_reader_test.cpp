@@ -252,6 +252,8 @@ TEST(GgufReaderTest, RejectsBadTensorShapesAndTypes) {
   ExpectError(one({}, 0), "0 dimensions");
   ExpectError(one({1ull << 32, 1ull << 32}, 0), "overflows");
   ExpectError(one({3, 1ull << 62, 1, 1}, 0), "overflows");
+  // No elements, but rows() would overflow (found by the fuzzer).
+  ExpectError(one({0, 1ull << 57, 1ull << 56}, 0), "overflows");
   ExpectError(one({1ull << 63}, 0), "too large (or negative)");
   ExpectError(one({~0ull}, 0), "too large (or negative)");
   // Elements fit int64 but bytes do not: 2^62 F64 values take 2^65 bytes.
