@@ -201,7 +201,13 @@ absl::Status DecoderModelLoader::ReadWeights(DecoderModel& m) {
 absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::Load(const std::string& path) {
   auto file = GgufFile::Open(path);
   if (!file.ok()) return file.status();
-  return FromGguf(std::shared_ptr<const GgufFile>(std::move(*file)));
+  std::shared_ptr<GgufFile> owned(std::move(*file));
+  auto model = FromGguf(owned);
+  // The vocabulary holds what it needs of the tokenizer arrays; their copies in
+  // the metadata would stay resident for the model's life. Nothing else has
+  // the file yet.
+  if (model.ok()) owned->ReleaseLargeArrays(kKeptArrayElements);
+  return model;
 }
 
 absl::StatusOr<std::unique_ptr<DecoderModel>> DecoderModel::FromGguf(std::shared_ptr<const GgufFile> file) {

@@ -61,7 +61,11 @@ class DecoderModel {
   // tensor or metadata key, a shape that disagrees with the hyperparameters.
   static absl::StatusOr<std::unique_ptr<DecoderModel>> Load(const std::string& path);
   // Same over an already opened file (shared: the model keeps it alive).
+  // Load also releases the metadata arrays longer than kKeptArrayElements
+  // (the tokenizer's) once the vocabulary is built: file() then has the
+  // tensors and scalar metadata; use tokenizer() for the vocabulary.
   static absl::StatusOr<std::unique_ptr<DecoderModel>> FromGguf(std::shared_ptr<const GgufFile> file);
+  static constexpr size_t kKeptArrayElements = 4096;
 
   const DecoderConfig& config() const { return config_; }
   const ArchSpec& arch() const { return *arch_; }

@@ -151,6 +151,13 @@ class GgufFile {
   // The architecture ("general.architecture"), or "" when absent.
   std::string architecture() const;
 
+  // Frees the elements of every metadata array longer than `min_elements`
+  // (a tokenizer's tokens, scores, types and merges: ~150k strings each for
+  // modern vocabularies), keeping key and type; they read as empty arrays
+  // afterwards. For an owner that has built what it needs from them. The one
+  // exception to "immutable after Open": call it before sharing the file.
+  void ReleaseLargeArrays(size_t min_elements);
+
  private:
   GgufFile() = default;
   absl::Status Parse();

@@ -589,6 +589,16 @@ std::string GgufFile::architecture() const {
   return std::get<std::string>(v->data);
 }
 
+void GgufFile::ReleaseLargeArrays(size_t min_elements) {
+  for (GgufKeyValue& kv : metadata_) {
+    auto* array = std::get_if<GgufArray>(&kv.value.data);
+    if (array == nullptr || array->size() <= min_elements) continue;
+    const GgufValueType type = array->type;
+    *array = GgufArray();  // a fresh value: the old vectors' memory is returned
+    array->type = type;
+  }
+}
+
 int64_t GgufTensorInfo::num_elements() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

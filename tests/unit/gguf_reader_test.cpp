@@ -120,6 +120,30 @@ TEST(GgufReaderTest, ParsesSmallValidFile) {
   EXPECT_EQ((*f)->tensors()[1].offset, 64u);
 }
 
+TEST(GgufReaderTest, ReleaseLargeArraysEmptiesOnlyLongArrays) {
+  GgufWriter w;
+  GgufArray tokens;
+  tokens.type = GgufValueType::kString;
+  for (int i = 0; i < 100; ++i) tokens.strings.push_back("token" + std::to_string(i));
+  GgufArray small;
+  small.type = GgufValueType::kInt32;
+  small.ints = {1, 2, 3};
+  w.SetValue("tokenizer.ggml.tokens", GgufValue::Array(tokens));
+  w.SetValue("small", GgufValue::Array(small));
+  w.SetValue("name", GgufValue::String("kept"));
+  absl::StatusOr<std::unique_ptr<GgufFile>> f = GgufFile::FromBuffer(w.Serialize(), "arrays.gguf");
+  ASSERT_TRUE(f.ok()) << f.status();
+  (*f)->ReleaseLargeArrays(10);
+  absl::StatusOr<const GgufArray*> released = (*f)->GetArray("tokenizer.ggml.tokens");
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ((*released)->type, GgufValueType::kString);
+  EXPECT_EQ((*released)->size(), 0u);
+  absl::StatusOr<const GgufArray*> kept = (*f)->GetArray("small");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ((*kept)->ints, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(*(*f)->GetString("name"), "kept");
+}
+
 TEST(GgufReaderTest, EveryTruncationIsACleanError) {
   const std::vector<uint8_t> full = SmallValidFile();
   ASSERT_TRUE(ParseStatus(full).ok());
