@@ -120,16 +120,12 @@ int RunCalibrate(const CalibrateArgs& args) {
   auto squad = ReadSquadQuestions(args.squad);
   if (!squad.ok()) return ReportError(squad.status());
   const std::vector<LabelledQuestion> questions = Balanced(squad->questions, args.limit);
-  auto store = OpenDataDir(args.data_dir);
-  if (!store.ok()) return ReportError(store.status());
-  auto embedder = EncoderEmbedder::Load(args.encoder, args.threads);
-  if (!embedder.ok()) return ReportError(embedder.status());
-  if (auto c = (*store)->EnsureCollection(args.collection, (*embedder)->identity()); !c.ok()) {
-    return ReportError(c.status());
-  }
-  auto index = OpenCollectionIndex(**store, args.collection);
-  if (!index.ok()) return ReportError(index.status());
-  auto ingestor = Ingestor::Create(store->get(), index->get(), embedder->get(), args.collection);
+  auto kb = OpenWithEncoder(args.data_dir, args.encoder, args.threads, args.collection);
+  if (!kb.ok()) return ReportError(kb.status());
+  SqliteStore& store = *kb->store;
+  EncoderEmbedder& embedder = *kb->embedder;
+  VectorIndex& index = *kb->index;
+  auto ingestor = Ingestor::Create(&store, &index, &embedder, args.collection);
   if (!ingestor.ok()) return ReportError(ingestor.status());
   absl::StatusOr<IngestSummary> summary;
   {
@@ -138,7 +134,7 @@ int RunCalibrate(const CalibrateArgs& args) {
   }
   if (!summary.ok()) return ReportError(summary.status());
   ReportFailures(*summary);
-  auto retriever = Retriever::Create(store->get(), args.collection, index->get(), embedder->get());
+  auto retriever = Retriever::Create(&store, args.collection, &index, &embedder);
   if (!retriever.ok()) return ReportError(retriever.status());
 
   auto model = DecoderModel::Load(args.decoder);
@@ -153,7 +149,7 @@ int RunCalibrate(const CalibrateArgs& args) {
   auto prompt = PromptBuilder::Create((*model)->tokenizer(), DetectChatFormat(chat_template), {.n_ctx = n_ctx});
   if (!prompt.ok()) return ReportError(prompt.status());
 
-  const Embedder& embed = **embedder;
+  const Embedder& embed = embedder;
   const Retriever& search = **retriever;
   RetrieveFn retrieve = [&](const AnswerRequest& r, int top_k) -> absl::StatusOr<Retrieved> {
     Retrieved out;

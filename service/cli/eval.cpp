@@ -133,16 +133,12 @@ absl::StatusOr<Metrics> Evaluate(const Retriever& retriever, RetrievalMode mode,
 int RunEval(const EvalArgs& args) {
   auto squad = ReadSquad(args.squad);
   if (!squad.ok()) return ReportError(squad.status());
-  auto store = OpenDataDir(args.data_dir);
-  if (!store.ok()) return ReportError(store.status());
-  auto embedder = EncoderEmbedder::Load(args.encoder, args.threads);
-  if (!embedder.ok()) return ReportError(embedder.status());
-  if (auto c = (*store)->EnsureCollection(args.collection, (*embedder)->identity()); !c.ok()) {
-    return ReportError(c.status());
-  }
-  auto index = OpenCollectionIndex(**store, args.collection);
-  if (!index.ok()) return ReportError(index.status());
-  auto ingestor = Ingestor::Create(store->get(), index->get(), embedder->get(), args.collection);
+  auto kb = OpenWithEncoder(args.data_dir, args.encoder, args.threads, args.collection);
+  if (!kb.ok()) return ReportError(kb.status());
+  SqliteStore& store = *kb->store;
+  EncoderEmbedder& embedder = *kb->embedder;
+  VectorIndex& index = *kb->index;
+  auto ingestor = Ingestor::Create(&store, &index, &embedder, args.collection);
   if (!ingestor.ok()) return ReportError(ingestor.status());
   absl::StatusOr<IngestSummary> summary;
   {
@@ -154,17 +150,17 @@ int RunEval(const EvalArgs& args) {
 
   std::vector<std::string> texts;
   for (const Question& q : squad->questions) texts.push_back(q.text);
-  auto vectors = (*embedder)->Embed(texts);
+  auto vectors = embedder.Embed(texts);
   if (!vectors.ok()) return ReportError(vectors.status());
-  auto retriever = Retriever::Create(store->get(), args.collection, index->get(), embedder->get(), args.retriever);
+  auto retriever = Retriever::Create(&store, args.collection, &index, &embedder, args.retriever);
   if (!retriever.ok()) return ReportError(retriever.status());
 
   nlohmann::json out = {{"questions", squad->questions.size()},
                         {"documents", squad->paragraphs.size()},
-                        {"chunks", (*index)->size()},
+                        {"chunks", index.size()},
                         {"ingest", SummaryJson(*summary, args.collection)}};
   for (RetrievalMode mode : {RetrievalMode::kLexical, RetrievalMode::kDense, RetrievalMode::kHybrid}) {
-    auto m = Evaluate(**retriever, mode, *squad, *vectors, (*embedder)->dim());
+    auto m = Evaluate(**retriever, mode, *squad, *vectors, embedder.dim());
     if (!m.ok()) return ReportError(m.status());
     out[std::string(RetrievalModeName(mode))] = {
         {"recall@1", m->recall1}, {"recall@5", m->recall5}, {"recall@10", m->recall10}, {"mrr@10", m->mrr10}};
@@ -173,7 +169,7 @@ int RunEval(const EvalArgs& args) {
     std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("%zu questions over %zu paragraphs (%lld chunks)\n", squad->questions.size(),
-                squad->paragraphs.size(), static_cast<long long>((*index)->size()));
+                squad->paragraphs.size(), static_cast<long long>(index.size()));
     std::printf("%-8s %9s %9s %9s %9s\n", "mode", "recall@1", "recall@5", "recall@10", "mrr@10");
     for (const char* mode : {"lexical", "dense", "hybrid"}) {
       const nlohmann::json& m = out[mode];

@@ -36,21 +36,16 @@ int RunIngest(const IngestArgs& args) {
   if (args.data_dir.empty() || args.encoder.empty()) {
     return ReportError(absl::InvalidArgumentError("ingest: --data-dir DIR and --encoder MODEL are required"));
   }
-  auto store = OpenDataDir(args.data_dir);
-  if (!store.ok()) return ReportError(store.status());
-  auto embedder = EncoderEmbedder::Load(args.encoder, args.threads);
-  if (!embedder.ok()) return ReportError(embedder.status());
-  // The collection must exist before its index can be opened.
-  if (auto c = (*store)->EnsureCollection(args.collection, (*embedder)->identity()); !c.ok()) {
-    return ReportError(c.status());
-  }
-  auto index = OpenCollectionIndex(**store, args.collection);
-  if (!index.ok()) return ReportError(index.status());
+  auto kb = OpenWithEncoder(args.data_dir, args.encoder, args.threads, args.collection);
+  if (!kb.ok()) return ReportError(kb.status());
+  SqliteStore& store = *kb->store;
+  EncoderEmbedder& embedder = *kb->embedder;
+  VectorIndex& index = *kb->index;
   IngestOptions options;
   options.chunker.target_tokens = args.chunk_tokens;
   options.chunker.overlap_tokens = args.overlap_tokens;
   options.embed_batch_chunks = args.batch;
-  auto ingestor = Ingestor::Create(store->get(), index->get(), embedder->get(), args.collection, options);
+  auto ingestor = Ingestor::Create(&store, &index, &embedder, args.collection, options);
   if (!ingestor.ok()) return ReportError(ingestor.status());
 
   absl::StatusOr<IngestSummary> summary;

@@ -39,6 +39,23 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> OpenCollectionIndex(SqliteStore& st
   return index;
 }
 
+absl::StatusOr<EncodedKnowledgeBase> OpenWithEncoder(const std::string& data_dir, const std::string& encoder,
+                                                     int threads, const std::string& collection) {
+  EncodedKnowledgeBase kb;
+  auto store = OpenDataDir(data_dir);
+  if (!store.ok()) return store.status();
+  kb.store = std::move(*store);
+  auto embedder = EncoderEmbedder::Load(encoder, threads);
+  if (!embedder.ok()) return embedder.status();
+  kb.embedder = std::move(*embedder);
+  // The collection must exist before its index can be opened.
+  if (auto c = kb.store->EnsureCollection(collection, kb.embedder->identity()); !c.ok()) return c.status();
+  auto index = OpenCollectionIndex(*kb.store, collection);
+  if (!index.ok()) return index.status();
+  kb.index = std::move(*index);
+  return kb;
+}
+
 absl::Status SaveIndex(SqliteStore& store, VectorIndex& index, const std::string& collection) {
   if (absl::Status s = index.Save(); !s.ok()) return s;
   return store.PruneChanges(collection, index.last_change());

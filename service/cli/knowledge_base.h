@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "service/cli/encoder_embedder.h"
 #include "index/ingest.h"
 #include "index/sqlite_store.h"
 #include "index/vector_index.h"
@@ -27,6 +28,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> OpenDataDir(const std::string& data
 // the store as VectorIndex::Open does; when it had to be rebuilt or caught up,
 // the repaired index is saved so the next run loads it directly.
 absl::StatusOr<std::unique_ptr<VectorIndex>> OpenCollectionIndex(SqliteStore& store, const std::string& collection);
+
+// A data dir opened for commands that embed: the store, the encoder, the
+// collection (created with the encoder's identity, or checked against it)
+// and the collection's vector index.
+struct EncodedKnowledgeBase {
+  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<EncoderEmbedder> embedder;
+  std::unique_ptr<VectorIndex> index;
+};
+absl::StatusOr<EncodedKnowledgeBase> OpenWithEncoder(const std::string& data_dir, const std::string& encoder,
+                                                     int threads, const std::string& collection);
 
 // Saves the index and prunes the change log it now contains.
 absl::Status SaveIndex(SqliteStore& store, VectorIndex& index, const std::string& collection);
