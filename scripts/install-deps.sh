@@ -15,6 +15,8 @@ packages=(
   libsqlite3-dev libfaiss-dev libxxhash-dev libpoppler-cpp-dev libgumbo-dev
   # escalation webhook: HTTP client and HMAC signatures; its test runs a loopback HTTP server
   libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
+  # server configuration (YAML) and structured logs
+  libyaml-cpp-dev libspdlog-dev
   # the gRPC API (proto/): C++ code generation and runtime; Python stubs for interop tests
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
   # tests and benchmarks
