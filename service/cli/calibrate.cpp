@@ -28,7 +28,7 @@
 #include "service/answerer.h"
 #include "service/calibrate.h"
 #include "service/cli/command.h"
-#include "service/cli/encoder_embedder.h"
+#include "service/encoder_embedder.h"
 #include "service/cli/knowledge_base.h"
 
 namespace tinyrag::cli {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "service/cli/encoder_embedder.h"
+#include "service/encoder_embedder.h"
 #include "index/ingest.h"
 #include "index/sqlite_store.h"
 #include "index/vector_index.h"

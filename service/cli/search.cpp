@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "index/retriever.h"
 #include "service/cli/command.h"
-#include "service/cli/encoder_embedder.h"
+#include "service/encoder_embedder.h"
 #include "service/cli/knowledge_base.h"
 
 namespace tinyrag::cli {

@@ -13,7 +13,7 @@
 #include "index/chunker.h"
 #include "index/embedder.h"
 
-namespace tinyrag::cli {
+namespace tinyrag {
 
 class EncoderEmbedder final : public Embedder {
  public:
@@ -51,4 +51,4 @@ class EncoderEmbedder final : public Embedder {
   int batch_size_;
 };
 
-}  // namespace tinyrag::cli
+}  // namespace tinyrag

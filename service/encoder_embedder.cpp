@@ -1,4 +1,4 @@
-#include "service/cli/encoder_embedder.h"
+#include "service/encoder_embedder.h"
 
 #include <xxhash.h>
 
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace tinyrag::cli {
+namespace tinyrag {
 namespace {
 
 namespace fs = std::filesystem;
@@ -80,4 +80,4 @@ absl::StatusOr<std::vector<float>> EncoderEmbedder::Embed(std::span<const std::s
   return std::move(out->values);
 }
 
-}  // namespace tinyrag::cli
+}  // namespace tinyrag
