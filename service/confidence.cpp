@@ -197,7 +197,7 @@ absl::Status SetGroundednessFeatures(std::string_view answer, const ParsedCitati
   return absl::OkStatus();
 }
 
-ConfidenceScore ConfidenceModel::Score(const ConfidenceFeatures& features) const {
+ConfidenceScore ConfidenceWeights::Score(const ConfidenceFeatures& features) const {
   ConfidenceScore s;
   s.bias = bias;
   s.logit = bias;
@@ -210,42 +210,70 @@ ConfidenceScore ConfidenceModel::Score(const ConfidenceFeatures& features) const
   return s;
 }
 
-absl::StatusOr<ConfidenceModel> ConfidenceModel::FromJson(std::string_view json) {
-  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("confidence model: not a JSON object");
-  ConfidenceModel m;
+namespace {
+
+// One weight set from `j`; `nested_allowed` admits the "extractive" key (top level only).
+absl::Status ParseWeights(const nlohmann::json& j, bool nested_allowed, ConfidenceWeights& m) {
+  if (!j.is_object()) return absl::InvalidArgumentError("not a JSON object");
   for (const auto& [key, value] : j.items()) {
-    if (key != "note" && key != "bias" && key != "weights") {
-      return absl::InvalidArgumentError(absl::StrCat("confidence model: unknown key \"", key, "\""));
+    if (key != "note" && key != "bias" && key != "weights" && !(nested_allowed && key == "extractive")) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", key, "\""));
     }
   }
   if (j.contains("note")) {
-    if (!j["note"].is_string()) return absl::InvalidArgumentError("confidence model: \"note\" is not a string");
+    if (!j["note"].is_string()) return absl::InvalidArgumentError("\"note\" is not a string");
     m.note = j["note"].get<std::string>();
   }
   if (!j.contains("bias") || !j["bias"].is_number() || !std::isfinite(j["bias"].get<double>())) {
-    return absl::InvalidArgumentError("confidence model: \"bias\" missing or not a finite number");
+    return absl::InvalidArgumentError("\"bias\" missing or not a finite number");
   }
   m.bias = j["bias"].get<double>();
   if (!j.contains("weights") || !j["weights"].is_object()) {
-    return absl::InvalidArgumentError("confidence model: \"weights\" missing or not an object");
+    return absl::InvalidArgumentError("\"weights\" missing or not an object");
   }
   const nlohmann::json& w = j["weights"];
   for (const auto& [key, value] : w.items()) {
     if (std::find(kConfidenceFeatureNames.begin(), kConfidenceFeatureNames.end(), key) ==
         kConfidenceFeatureNames.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("confidence model: unknown feature \"", key, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("unknown feature \"", key, "\""));
     }
   }
   for (size_t i = 0; i < kConfidenceFeatureNames.size(); ++i) {
     const std::string name(kConfidenceFeatureNames[i]);
-    if (!w.contains(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("confidence model: no weight for feature \"", name, "\""));
-    }
+    if (!w.contains(name)) return absl::InvalidArgumentError(absl::StrCat("no weight for feature \"", name, "\""));
     if (!w[name].is_number() || !std::isfinite(w[name].get<double>())) {
-      return absl::InvalidArgumentError(absl::StrCat("confidence model: weight \"", name, "\" is not a finite number"));
+      return absl::InvalidArgumentError(absl::StrCat("weight \"", name, "\" is not a finite number"));
     }
     m.weights[i] = w[name].get<double>();
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::ordered_json WeightsJson(const ConfidenceWeights& m) {
+  nlohmann::ordered_json j;
+  j["note"] = m.note;
+  j["bias"] = m.bias;
+  nlohmann::ordered_json w = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < m.weights.size(); ++i) w[std::string(kConfidenceFeatureNames[i])] = m.weights[i];
+  j["weights"] = w;
+  return j;
+}
+
+}  // namespace
+
+absl::StatusOr<ConfidenceModel> ConfidenceModel::FromJson(std::string_view json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("confidence model: not a JSON object");
+  ConfidenceModel m;
+  if (absl::Status s = ParseWeights(j, /*nested_allowed=*/true, m); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("confidence model: ", s.message()));
+  }
+  if (j.contains("extractive")) {
+    ConfidenceWeights e;
+    if (absl::Status s = ParseWeights(j["extractive"], /*nested_allowed=*/false, e); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("confidence model: extractive: ", s.message()));
+    }
+    m.extractive = std::move(e);
   }
   return m;
 }
@@ -260,12 +288,8 @@ absl::StatusOr<ConfidenceModel> ConfidenceModel::Load(const std::string& path) {
 }
 
 std::string ConfidenceModel::ToJson() const {
-  nlohmann::ordered_json j;
-  j["note"] = note;
-  j["bias"] = bias;
-  nlohmann::ordered_json w = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < weights.size(); ++i) w[std::string(kConfidenceFeatureNames[i])] = weights[i];
-  j["weights"] = w;
+  nlohmann::ordered_json j = WeightsJson(*this);
+  if (extractive) j["extractive"] = WeightsJson(*extractive);
   return j.dump(2) + "\n";
 }
 

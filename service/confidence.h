@@ -6,6 +6,7 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -77,21 +78,39 @@ struct ConfidenceScore {
   std::array<double, ConfidenceFeatures::kCount> contributions{};  // weight × feature, ToArray order
 };
 
-// Logistic model: confidence = sigmoid(bias + sum weight_i × feature_i).
-struct ConfidenceModel {
+// One weight set of the logistic model: confidence = sigmoid(bias + sum
+// weight_i × feature_i).
+struct ConfidenceWeights {
   std::array<double, ConfidenceFeatures::kCount> weights{};
   double bias = 0;
   std::string note;  // where the weights come from (hand-set priors, a calibration run)
 
   // Never fails; non-finite features count as 0 (a NaN would poison the score).
   ConfidenceScore Score(const ConfidenceFeatures& features) const;
+};
 
-  // JSON: {"note": "...", "bias": b, "weights": {"best_fused": w, ...}} with
-  // every feature name present exactly once. InvalidArgument naming the
-  // problem (bad JSON, a missing or unknown name, a non-finite number).
+// The confidence model: the generative weight set (the inherited members,
+// fitted by `calibrate`) and optionally a second set for extractive answers
+// (service/extractive.h). Extractive answers have no generation log-probs,
+// and their lexical_support / semantic_support measure how well the chosen
+// sentences answer the question (they are verbatim passage text, so the
+// generative meaning, support by the cited passage, would always be 1);
+// one set cannot serve both, hence two.
+struct ConfidenceModel : ConfidenceWeights {
+  // Unset in files written by `calibrate` before extractive answers existed
+  // and by CalibrateConfidence; callers then take the built-in defaults'.
+  std::optional<ConfidenceWeights> extractive;
+
+  // JSON: {"note": "...", "bias": b, "weights": {"best_fused": w, ...},
+  // "extractive": {"note": ..., "bias": ..., "weights": {...}}} with every
+  // feature name present exactly once in each "weights"; "extractive" is
+  // optional. InvalidArgument naming the problem (bad JSON, a missing or
+  // unknown name, a non-finite number), prefixed "extractive: " for the
+  // second set.
   static absl::StatusOr<ConfidenceModel> FromJson(std::string_view json);
   // Reads FromJson from a file; NotFound / InvalidArgument naming the path.
   static absl::StatusOr<ConfidenceModel> Load(const std::string& path);
+  // The FromJson format; "extractive" only when set.
   std::string ToJson() const;
   // Writes ToJson to `path` atomically (a temporary file renamed over it).
   absl::Status Save(const std::string& path) const;

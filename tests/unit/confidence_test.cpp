@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::filesystem::path kRepo = std::filesystem::path(__FILE__).parent_path() / "../..";
 
@@ -166,10 +167,60 @@ TEST(ConfidenceTest, JsonRoundTripAndErrors) {
   EXPECT_THAT(edit("9.5", "\"x\"").message(), HasSubstr("not a finite number"));
 }
 
+TEST(ConfidenceTest, ExtractiveWeightSetRoundTripsAndIsOptional) {
+  ConfidenceModel m;
+  m.bias = -1;
+  m.weights = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  // Without the set (as `calibrate` writes it) the key is absent and loads back absent.
+  EXPECT_THAT(m.ToJson(), Not(HasSubstr("extractive")));
+  auto plain = ConfidenceModel::FromJson(m.ToJson());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->extractive.has_value());
+
+  ConfidenceWeights e;
+  e.bias = -4;
+  e.weights = {40, 2, 0.05, 20, 0, 0, -6, 4, 2.5};
+  e.note = "extractive priors";
+  m.extractive = e;
+  auto back = ConfidenceModel::FromJson(m.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->extractive.has_value());
+  EXPECT_EQ(back->extractive->weights, e.weights);
+  EXPECT_EQ(back->extractive->bias, -4);
+  EXPECT_EQ(back->extractive->note, "extractive priors");
+  EXPECT_EQ(back->weights, m.weights);
+
+  // The two sets score independently.
+  ConfidenceFeatures f;
+  f.lexical_support = 1;
+  EXPECT_DOUBLE_EQ(back->Score(f).logit, -1 + 8);
+  EXPECT_DOUBLE_EQ(back->extractive->Score(f).logit, -4 + 4);
+
+  const std::string json = m.ToJson();
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string j = json;
+    j.replace(j.rfind(from), from.size(), to);  // the last occurrence is inside "extractive"
+    return ConfidenceModel::FromJson(j).status();
+  };
+  EXPECT_THAT(edit("\"semantic_support\"", "\"semantic\"").message(),
+              HasSubstr("extractive: unknown feature \"semantic\""));
+  EXPECT_THAT(edit("\"bias\": -4.0", "\"bias\": \"x\"").message(), HasSubstr("extractive: \"bias\""));
+  EXPECT_THAT(edit("\"note\": \"extractive priors\"", "\"extractive\": {}").message(),
+              HasSubstr("extractive: unknown key \"extractive\""));
+  EXPECT_TRUE(edit("\"note\": \"extractive priors\",", "").ok()) << "the note is optional";
+  std::string not_object = plain->ToJson();
+  not_object.insert(not_object.rfind('}'), ", \"extractive\": 3");
+  EXPECT_THAT(ConfidenceModel::FromJson(not_object).status().message(),
+              HasSubstr("extractive: not a JSON object"));
+}
+
 TEST(ConfidenceTest, DefaultPriorsSeparateASupportedAnswerFromARefusal) {
   auto m = ConfidenceModel::Load((kRepo / "data/confidence_defaults.json").string());
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_THAT(m->note, HasSubstr("HAND-SET PRIORS"));
+  ASSERT_TRUE(m->extractive.has_value());
+  EXPECT_EQ(m->extractive->weights[4], 0) << "extractive answers have no log-probs";
+  EXPECT_EQ(m->extractive->weights[5], 0);
   ConfidenceFeatures good;
   good.best_fused = 0.032;
   good.best_dense = 0.65;
