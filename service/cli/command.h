@@ -22,6 +22,7 @@ void AddSearchCommand(CLI::App& app, int& exit_code);
 void AddDocsCommand(CLI::App& app, int& exit_code);
 void AddEvalCommand(CLI::App& app, int& exit_code);
 void AddCalibrateCommand(CLI::App& app, int& exit_code);
+void AddKeysCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
 
 // Prints "tinyrag: <status message>" to stderr and returns the exit status 1.

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   tinyrag::cli::AddDocsCommand(app, exit_code);
   tinyrag::cli::AddEvalCommand(app, exit_code);
   tinyrag::cli::AddCalibrateCommand(app, exit_code);
+  tinyrag::cli::AddKeysCommand(app, exit_code);
   tinyrag::cli::AddServeCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
