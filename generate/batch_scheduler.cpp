@@ -76,11 +76,16 @@ bool BatchScheduler::Admit(Slot& slot) {
         absl::StrCat("prompt of ", r.prompt.size(), " tokens exceeds the context length ", ctx_.n_ctx())));
   }
   slot.run.emplace(ctx_.model().tokenizer(), slot.seq, r.prompt, r.options);
-  ctx_.TruncateSequence(slot.seq, 0);
   const auto start = std::chrono::steady_clock::now();
+  // Clears the slot's sequence and fills it with the shared prefix (copied
+  // from the context's prefix cache, or computed and cached there).
+  absl::StatusOr<PrefixFill> fill =
+      PrefillSharedPrefix(ctx_, slot.seq, r.prompt, r.options.shared_prefix_tokens, r.options.cancel);
+  if (!fill.ok()) return fail(fill.status());
+  slot.run->result().cached_prompt_tokens = fill->reused;
   const int64_t chunk = ctx_.options().max_batch;
   std::vector<BatchToken> batch;
-  for (size_t at = 0; at < r.prompt.size(); at += chunk) {
+  for (size_t at = fill->filled; at < r.prompt.size(); at += chunk) {
     if (slot.run->cancelled()) {  // between prefill chunks
       slot.run->Cancel();
       return false;

@@ -4,6 +4,8 @@
 // forward pass advances all running requests by one token. A request that
 // finishes frees its slot for the next at once, without waiting for the rest.
 // Each request gets the same tokens it would get from Generate alone.
+// Requests with GenerateOptions::shared_prefix_tokens share the context's
+// prefix cache, which only the scheduler thread touches (no lock needed).
 #pragma once
 
 #include <deque>

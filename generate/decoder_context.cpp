@@ -64,6 +64,10 @@ absl::StatusOr<std::unique_ptr<DecoderContext>> DecoderContext::Create(const Dec
     return absl::InvalidArgumentError(
         absl::StrCat("max_outputs ", o.max_outputs, " must be in [1, max_batch ", o.max_batch, "]"));
   }
+  if (o.prefix_cache_entries < 0 || o.prefix_cache_entries > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefix_cache_entries ", o.prefix_cache_entries, " must be in [0, 64]"));
+  }
   std::unique_ptr<DecoderContext> ctx(new DecoderContext(model, o, pool));
   ctx->kernel_options_.activations = o.activations;
   const int64_t B = o.max_batch;
@@ -119,6 +123,140 @@ int64_t DecoderContext::sequence_length(int seq) const {
 void DecoderContext::TruncateSequence(int seq, int64_t length) {
   if (seq < 0 || seq >= options_.n_seq || length < 0 || length >= seq_len_[seq]) return;
   seq_len_[seq] = length;
+}
+
+uint64_t KvRows::bytes() const {
+  return (k_f16_.capacity() + v_f16_.capacity()) * sizeof(uint16_t) +
+         (k_f32_.capacity() + v_f32_.capacity()) * sizeof(float);
+}
+
+absl::Status DecoderContext::SaveKv(int seq, int64_t begin, int64_t end, KvRows& out) const {
+  if (seq < 0 || seq >= options_.n_seq) {
+    return absl::InvalidArgumentError(absl::StrCat("SaveKv: sequence ", seq, " out of range [0, ", options_.n_seq, ")"));
+  }
+  if (begin < 0 || begin > end || end > seq_len_[seq]) {
+    return absl::InvalidArgumentError(absl::StrCat("SaveKv: positions [", begin, ", ", end, ") are not inside the ",
+                                                   seq_len_[seq], " of sequence ", seq));
+  }
+  const bool f16 = options_.kv_type == KvCacheType::kF16;
+  const size_t per_layer = static_cast<size_t>(end - begin) * kv_dim_;
+  const size_t total = per_layer * cfg_.n_layer;
+  // resize keeps the capacity, so a buffer reused for prefixes up to its
+  // largest one allocates nothing more.
+  if (f16) {
+    out.k_f16_.resize(total);
+    out.v_f16_.resize(total);
+    out.k_f32_.clear();
+    out.v_f32_.clear();
+  } else {
+    out.k_f32_.resize(total);
+    out.v_f32_.resize(total);
+    out.k_f16_.clear();
+    out.v_f16_.clear();
+  }
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const size_t from = KvOffset(l, seq, begin), to = l * per_layer;
+    if (f16) {
+      std::copy_n(&k_f16_[from], per_layer, &out.k_f16_[to]);
+      std::copy_n(&v_f16_[from], per_layer, &out.v_f16_[to]);
+    } else {
+      std::copy_n(&k_f32_[from], per_layer, &out.k_f32_[to]);
+      std::copy_n(&v_f32_[from], per_layer, &out.v_f32_[to]);
+    }
+  }
+  out.model_ = &model_;
+  out.type_ = options_.kv_type;
+  out.begin_ = begin;
+  out.end_ = end;
+  return absl::OkStatus();
+}
+
+absl::Status DecoderContext::RestoreKv(const KvRows& rows, int64_t end, int seq) {
+  if (seq < 0 || seq >= options_.n_seq) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RestoreKv: sequence ", seq, " out of range [0, ", options_.n_seq, ")"));
+  }
+  if (rows.model_ != &model_ || rows.type_ != options_.kv_type) {
+    return absl::InvalidArgumentError("RestoreKv: rows saved from a context of another model or KV cache type");
+  }
+  if (end < rows.begin_ || end > rows.end_ || rows.begin_ > seq_len_[seq]) {
+    return absl::InvalidArgumentError(absl::StrCat("RestoreKv: cannot write positions [", rows.begin_, ", ", end,
+                                                   ") of rows [", rows.begin_, ", ", rows.end_, ") into sequence ",
+                                                   seq, " of length ", seq_len_[seq]));
+  }
+  const bool f16 = options_.kv_type == KvCacheType::kF16;
+  const size_t per_layer = static_cast<size_t>(rows.end_ - rows.begin_) * kv_dim_;
+  const size_t n = static_cast<size_t>(end - rows.begin_) * kv_dim_;
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const size_t from = l * per_layer, to = KvOffset(l, seq, rows.begin_);
+    if (f16) {
+      std::copy_n(&rows.k_f16_[from], n, &k_f16_[to]);
+      std::copy_n(&rows.v_f16_[from], n, &v_f16_[to]);
+    } else {
+      std::copy_n(&rows.k_f32_[from], n, &k_f32_[to]);
+      std::copy_n(&rows.v_f32_[from], n, &v_f32_[to]);
+    }
+  }
+  seq_len_[seq] = end;
+  return absl::OkStatus();
+}
+
+int64_t DecoderContext::RestoreCachedPrefix(int seq, std::span<const TokenId> tokens) {
+  if (seq < 0 || seq >= options_.n_seq) return 0;
+  seq_len_[seq] = 0;
+  CachedPrefix* best = nullptr;
+  int64_t best_len = 0;
+  for (CachedPrefix& p : prefixes_) {
+    const size_t n = std::min(p.tokens.size(), tokens.size());
+    const int64_t len = std::mismatch(p.tokens.begin(), p.tokens.begin() + n, tokens.begin()).first - p.tokens.begin();
+    if (len > best_len || (len == best_len && len > 0 && p.last_used > best->last_used)) {
+      best = &p;
+      best_len = len;
+    }
+  }
+  if (best == nullptr) return 0;
+  best->last_used = ++use_clock_;
+  // Cannot fail: the entry was saved by this context and best_len is inside it.
+  if (!RestoreKv(best->rows, best_len, seq).ok()) return 0;
+  return best_len;
+}
+
+absl::Status DecoderContext::CachePrefix(int seq, std::span<const TokenId> tokens) {
+  if (seq < 0 || seq >= options_.n_seq) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CachePrefix: sequence ", seq, " out of range [0, ", options_.n_seq, ")"));
+  }
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n > seq_len_[seq]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CachePrefix: ", n, " tokens but sequence ", seq, " holds ", seq_len_[seq], " positions"));
+  }
+  if (options_.prefix_cache_entries == 0 || n == 0) return absl::OkStatus();
+  for (CachedPrefix& p : prefixes_) {
+    if (std::equal(p.tokens.begin(), p.tokens.end(), tokens.begin(), tokens.end())) {
+      p.last_used = ++use_clock_;
+      return absl::OkStatus();
+    }
+  }
+  CachedPrefix* slot;
+  if (static_cast<int>(prefixes_.size()) < options_.prefix_cache_entries) {
+    slot = &prefixes_.emplace_back();
+  } else {
+    slot = &*std::min_element(prefixes_.begin(), prefixes_.end(),
+                              [](const CachedPrefix& a, const CachedPrefix& b) { return a.last_used < b.last_used; });
+  }
+  // Until the copy succeeds the entry must match nothing.
+  slot->tokens.clear();
+  if (absl::Status s = SaveKv(seq, 0, n, slot->rows); !s.ok()) return s;
+  slot->tokens.assign(tokens.begin(), tokens.end());
+  slot->last_used = ++use_clock_;
+  return absl::OkStatus();
+}
+
+uint64_t DecoderContext::prefix_cache_bytes() const {
+  uint64_t bytes = 0;
+  for (const CachedPrefix& p : prefixes_) bytes += p.rows.bytes() + p.tokens.capacity() * sizeof(TokenId);
+  return bytes;
 }
 
 size_t DecoderContext::KvOffset(int layer, int seq, int64_t pos) const {

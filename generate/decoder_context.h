@@ -37,6 +37,29 @@ struct DecoderContextOptions {
   int64_t max_outputs = 0;   // most tokens per call whose logits are wanted; 0 = n_seq
   KvCacheType kv_type = KvCacheType::kF16;  // f16 halves the cache, as llama.cpp does by default
   ActivationMode activations = ActivationMode::kAuto;
+  // Prompt prefixes whose K/V rows the context keeps (see CachePrefix); 0
+  // turns the prefix cache off. Each takes at most n_ctx positions of one
+  // sequence's cache, allocated when first used.
+  int prefix_cache_entries = 2;
+};
+
+// K/V rows of positions [begin, end) of one sequence, every layer, copied out
+// of a DecoderContext's cache in its element type (DecoderContext::SaveKv).
+// Owns its memory, which later saves reuse.
+class KvRows {
+ public:
+  int64_t begin() const { return begin_; }
+  int64_t end() const { return end_; }
+  uint64_t bytes() const;  // memory held now
+
+ private:
+  friend class DecoderContext;
+  const DecoderModel* model_ = nullptr;  // the model the rows belong to (identity only; not owned)
+  KvCacheType type_ = KvCacheType::kF16;
+  int64_t begin_ = 0, end_ = 0;
+  // [n_layer][end - begin][kv_dim]: per layer the rows are contiguous, as in the cache.
+  std::vector<uint16_t> k_f16_, v_f16_;
+  std::vector<float> k_f32_, v_f32_;
 };
 
 // One token of a batch.
@@ -75,6 +98,37 @@ class DecoderContext {
   // be reused or a shared prefix kept. Ignored for a bad index or a length
   // not below the current one.
   void TruncateSequence(int seq, int64_t length);
+
+  // Copies the K/V rows of positions [begin, end) of sequence `seq` (every
+  // layer) into `out`, replacing what it held. InvalidArgument for a bad
+  // sequence or a range not inside [0, sequence_length(seq)].
+  absl::Status SaveKv(int seq, int64_t begin, int64_t end, KvRows& out) const;
+  // Writes the rows of positions [rows.begin(), end) from `rows` into
+  // sequence `seq` at the same positions; the sequence then holds exactly
+  // `end` positions (positions below rows.begin() stay, later ones are
+  // forgotten). Needs rows.begin() <= sequence_length(seq), rows.begin() <=
+  // end <= rows.end() and rows saved by a context of the same model and KV
+  // type; InvalidArgument otherwise, with nothing changed.
+  absl::Status RestoreKv(const KvRows& rows, int64_t end, int seq);
+
+  // The prefix cache: K/V rows of recently seen prompt prefixes keyed by their
+  // token ids, so requests that start with the same tokens (a fixed system
+  // prompt) compute them once. Keyed by the ids themselves, so a hit is always
+  // right whoever claims a prefix is shared. Same thread rules as Decode.
+  //
+  // Clears sequence `seq`, then fills positions [0, m) from the cached prefix
+  // sharing the longest run m of leading ids with `tokens` (the most recently
+  // used among equals, which becomes the most recent). Returns m: 0 when
+  // nothing matches, the cache is off or `seq` is bad.
+  int64_t RestoreCachedPrefix(int seq, std::span<const TokenId> tokens);
+  // Saves positions [0, tokens.size()) of `seq` as the cached prefix
+  // `tokens` (they must be the K/V of exactly those ids: the caller's word),
+  // replacing the least recently used entry when all are taken. Does nothing
+  // when the cache is off, `tokens` is empty or already cached.
+  // InvalidArgument when `seq` is bad or holds fewer positions.
+  absl::Status CachePrefix(int seq, std::span<const TokenId> tokens);
+  // Bytes held by the prefix cache's entries.
+  uint64_t prefix_cache_bytes() const;
 
   const DecoderModel& model() const { return model_; }
   const DecoderContextOptions& options() const { return options_; }
@@ -120,6 +174,14 @@ class DecoderContext {
   std::vector<float> out_x_;       // [max_outputs][n_embd]
   std::vector<float> logits_;      // [max_outputs][n_vocab]
   int64_t n_outputs_ = 0;
+
+  struct CachedPrefix {
+    std::vector<TokenId> tokens;
+    KvRows rows;
+    uint64_t last_used = 0;  // value of use_clock_ at its last hit or save
+  };
+  std::vector<CachedPrefix> prefixes_;  // up to prefix_cache_entries, filled on demand
+  uint64_t use_clock_ = 0;
 };
 
 }  // namespace tinyrag

@@ -54,6 +54,33 @@ std::string StopStringFilter::Finish() {
   return std::exchange(held_, std::string());
 }
 
+absl::StatusOr<PrefixFill> PrefillSharedPrefix(DecoderContext& ctx, int seq, std::span<const TokenId> prompt,
+                                               int64_t shared_prefix_tokens, const std::atomic<bool>* cancel) {
+  if (seq < 0 || seq >= ctx.options().n_seq) {
+    return absl::InvalidArgumentError(absl::StrCat("PrefillSharedPrefix: sequence ", seq, " out of range"));
+  }
+  ctx.TruncateSequence(seq, 0);
+  const int64_t p = std::clamp<int64_t>(shared_prefix_tokens, 0, static_cast<int64_t>(prompt.size()) - 1);
+  // Without a cache a separate prefix pass would only change the chunking.
+  if (p <= 0 || ctx.options().prefix_cache_entries == 0) return PrefixFill{};
+  const std::span<const TokenId> prefix = prompt.first(p);
+  PrefixFill fill;
+  fill.reused = fill.filled = ctx.RestoreCachedPrefix(seq, prefix);
+  std::vector<BatchToken> batch;
+  while (fill.filled < p) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return fill;
+    batch.clear();
+    const int64_t end = std::min(p, fill.filled + ctx.options().max_batch);
+    for (int64_t i = fill.filled; i < end; ++i) batch.push_back({prefix[i], seq, false});
+    if (absl::Status s = ctx.Decode(batch); !s.ok()) return s;
+    fill.filled = end;
+  }
+  if (fill.reused < p) {
+    if (absl::Status s = ctx.CachePrefix(seq, prefix); !s.ok()) return s;
+  }
+  return fill;
+}
+
 namespace {
 
 // Request i runs in sequence seqs[i] of ctx.
@@ -78,12 +105,24 @@ absl::StatusOr<std::vector<GenerateResult>> RunRequests(DecoderContext& ctx, std
   runs.reserve(n_req);
   for (int i = 0; i < n_req; ++i) {
     runs.emplace_back(tokenizer, seqs[i], requests[i].prompt, requests[i].options);
-    ctx.TruncateSequence(seqs[i], 0);
   }
 
-  // Prefill: all prompts' tokens in batches of up to max_batch; output k of
-  // the batch that holds request i's last prompt token is its first logits.
+  // Shared prefixes first, one request at a time, so that requests of this
+  // call with the same prefix compute it once.
   auto start = std::chrono::steady_clock::now();
+  std::vector<int64_t> filled(n_req, 0);
+  for (int i = 0; i < n_req; ++i) {
+    absl::StatusOr<PrefixFill> fill = PrefillSharedPrefix(ctx, seqs[i], requests[i].prompt,
+                                                          requests[i].options.shared_prefix_tokens,
+                                                          requests[i].options.cancel);
+    if (!fill.ok()) return fill.status();
+    filled[i] = fill->filled;
+    runs[i].result().cached_prompt_tokens = fill->reused;
+  }
+
+  // Prefill: the rest of all prompts' tokens in batches of up to max_batch;
+  // output k of the batch that holds request i's last prompt token is its
+  // first logits.
   std::vector<BatchToken> batch;
   std::vector<int> output_owner;  // request of each logits row of the current batch
   std::vector<int> active;        // requests wanting a forward pass for their last token
@@ -109,7 +148,7 @@ absl::StatusOr<std::vector<GenerateResult>> RunRequests(DecoderContext& ctx, std
   };
   for (int i = 0; i < n_req; ++i) {
     const std::span<const TokenId> prompt = requests[i].prompt;
-    for (size_t t = 0; t < prompt.size(); ++t) {
+    for (size_t t = filled[i]; t < prompt.size(); ++t) {
       if (static_cast<int64_t>(batch.size()) == ctx.options().max_batch) {
         // Cancellation is checked between prefill chunks.
         if (absl::Status s = flush(); !s.ok()) return s;

@@ -31,6 +31,14 @@ struct GenerateOptions {
   // Checked between prefill chunks and between tokens; when it reads true the
   // loop ends with StopReason::kCancelled. May be nullptr.
   const std::atomic<bool>* cancel = nullptr;
+  // The prompt's first shared_prefix_tokens ids are the same for many requests
+  // (a fixed system prompt): their K/V rows are taken from the context's
+  // prefix cache when it holds them, and computed once and cached otherwise
+  // (PrefillSharedPrefix). Clipped to the prompt's length - 1, since the last
+  // prompt token is always computed for its logits; 0 (or a context whose
+  // prefix cache is off) prefills the whole prompt. Tokens equal those
+  // without the cache (docs/decoder.md: numerics).
+  int64_t shared_prefix_tokens = 0;
 };
 
 enum class StopReason { kEndOfGeneration, kStopString, kMaxTokens, kContextFull, kCancelled };
@@ -47,6 +55,7 @@ struct GenerateResult {
   std::string text;
   StopReason stop = StopReason::kMaxTokens;
   int64_t prompt_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // prompt positions copied from the prefix cache, not computed
   double prefill_seconds = 0;
   double decode_seconds = 0;
 };
@@ -74,6 +83,21 @@ struct GenerateRequest {
 };
 absl::StatusOr<std::vector<GenerateResult>> GenerateBatch(DecoderContext& ctx,
                                                           std::span<const GenerateRequest> requests);
+
+// Starts sequence `seq` of `ctx` on `prompt`'s shared prefix: clears it, copies
+// the K/V rows of the longest cached match of prompt[0, P) from ctx's prefix
+// cache (P = min(shared_prefix_tokens, prompt.size() - 1), at least 0),
+// prefills the rest of prompt[0, P) without logits in chunks of max_batch,
+// and caches prompt[0, P) when it was not already. The caller prefills
+// prompt[filled, end). When `cancel` (may be null) reads true before a chunk
+// it returns early (filled < P, nothing cached). Errors: a Decode error (the
+// sequence is then in an unspecified state). Same thread rules as Decode.
+struct PrefixFill {
+  int64_t filled = 0;  // positions of the sequence now holding prompt[0, filled)
+  int64_t reused = 0;  // of those, the ones copied from the prefix cache
+};
+absl::StatusOr<PrefixFill> PrefillSharedPrefix(DecoderContext& ctx, int seq, std::span<const TokenId> prompt,
+                                               int64_t shared_prefix_tokens, const std::atomic<bool>* cancel);
 
 // Holds back streamed text that might be the start of a stop string, and
 // finds complete stop strings. Exposed for tests.
