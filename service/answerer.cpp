@@ -105,6 +105,10 @@ absl::Status CheckUtf8(std::string_view text, std::string_view what) {
   return absl::OkStatus();
 }
 
+std::string_view AnswerModeName(AnswerMode mode) {
+  return mode == AnswerMode::kExtractive ? "extractive" : "generative";
+}
+
 std::string_view EscalationReasonName(EscalationReason reason) {
   switch (reason) {
     case EscalationReason::kNone: return "none";
@@ -172,6 +176,9 @@ absl::StatusOr<std::unique_ptr<Answerer>> Answerer::Create(PromptBuilder prompt,
     return absl::InvalidArgumentError(absl::StrCat("answerer: need 1 <= default_max_tokens <= max_max_tokens < n_ctx (",
                                                    prompt.n_ctx(), ")"));
   }
+  if (o.default_mode == AnswerMode::kExtractive && !model.extractive) {
+    return absl::InvalidArgumentError("answerer: extractive answers need the confidence model's extractive weights");
+  }
   if (o.max_question_bytes < 1) return absl::InvalidArgumentError("answerer: max_question_bytes must be >= 1");
   if (!(o.default_temperature >= 0 && o.default_temperature <= 2)) {
     return absl::InvalidArgumentError("answerer: default_temperature must be in [0, 2]");
@@ -181,6 +188,25 @@ absl::StatusOr<std::unique_ptr<Answerer>> Answerer::Create(PromptBuilder prompt,
   }
   return std::unique_ptr<Answerer>(new Answerer(std::move(prompt), std::move(retrieve), std::move(generate),
                                                 std::move(model), std::move(embed), options));
+}
+
+absl::StatusOr<std::unique_ptr<Answerer>> Answerer::CreateExtractive(RetrieveFn retrieve, ConfidenceModel model,
+                                                                     EmbedTextsFn embed, AnswererOptions options) {
+  if (!retrieve) return absl::InvalidArgumentError("answerer: a retrieve function is required");
+  if (!model.extractive) {
+    return absl::InvalidArgumentError("answerer: extractive answers need the confidence model's extractive weights");
+  }
+  const AnswererOptions& o = options;
+  if (o.max_top_k < 1 || o.default_top_k < 1 || o.default_top_k > o.max_top_k) {
+    return absl::InvalidArgumentError("answerer: need 1 <= default_top_k <= max_top_k");
+  }
+  if (o.max_question_bytes < 1) return absl::InvalidArgumentError("answerer: max_question_bytes must be >= 1");
+  if (!(o.confidence_threshold >= 0 && o.confidence_threshold <= 1)) {
+    return absl::InvalidArgumentError("answerer: confidence_threshold must be in [0, 1]");
+  }
+  options.default_mode = AnswerMode::kExtractive;
+  return std::unique_ptr<Answerer>(
+      new Answerer(std::nullopt, std::move(retrieve), nullptr, std::move(model), std::move(embed), options));
 }
 
 absl::Status Answerer::Validate(const AnswerRequest& r) const {
@@ -209,7 +235,8 @@ absl::Status Answerer::Validate(const AnswerRequest& r) const {
 }
 
 void Answerer::Finish(double threshold, Answer& a) const {
-  a.score = model_.Score(a.features);
+  a.score = a.mode == AnswerMode::kExtractive && model_.extractive ? model_.extractive->Score(a.features)
+                                                                   : model_.Score(a.features);
   a.confidence = a.score.confidence;
   // The most specific reason wins: a broken generation, then a refusal, then doubt.
   if (a.reason == EscalationReason::kGenerationTimedOut || a.reason == EscalationReason::kGenerationFailed) {
@@ -217,7 +244,11 @@ void Answerer::Finish(double threshold, Answer& a) const {
   } else if (a.no_answer) {
     a.escalate = true;
     a.reason = EscalationReason::kNoAnswer;
-    if (a.escalation_detail.empty()) a.escalation_detail = "the model answered that the passages do not contain the answer";
+    if (a.escalation_detail.empty()) {
+      a.escalation_detail = a.mode == AnswerMode::kExtractive
+                                ? "no passage sentence supports an answer to the question"
+                                : "the model answered that the passages do not contain the answer";
+    }
   } else if (a.confidence < threshold) {
     a.escalate = true;
     a.reason = EscalationReason::kLowConfidence;
@@ -242,6 +273,17 @@ absl::StatusOr<Answer> Answerer::Ask(const AnswerRequest& request) const {
   // A retriever may return more than asked; only the best top_k count.
   if (static_cast<int>(retrieved->passages.size()) > top_k) retrieved->passages.resize(top_k);
   a.tokens.passages_retrieved = static_cast<int>(retrieved->passages.size());
+  a.mode = request.mode.value_or(options_.default_mode);
+  if (!prompt_) {
+    if (a.mode == AnswerMode::kGenerative) {
+      a.warnings.push_back("no decoder is configured: the answer is extractive");
+    }
+    a.mode = AnswerMode::kExtractive;
+  }
+  if (a.mode == AnswerMode::kExtractive) {
+    a.passages = std::move(retrieved->passages);
+    return AnswerExtractively(request, std::move(a), threshold, start);
+  }
 
   if (retrieved->passages.empty()) {
     // Nothing to answer from: the refusal without spending a generation.
@@ -256,7 +298,7 @@ absl::StatusOr<Answer> Answerer::Ask(const AnswerRequest& request) const {
   }
 
   const auto prompt_start = std::chrono::steady_clock::now();
-  absl::StatusOr<BuiltPrompt> prompt = prompt_.Build(request.question, retrieved->passages, max_tokens);
+  absl::StatusOr<BuiltPrompt> prompt = prompt_->Build(request.question, retrieved->passages, max_tokens);
   if (!prompt.ok()) {
     if (prompt.status().code() == absl::StatusCode::kOutOfRange) {
       return absl::InvalidArgumentError(absl::StrCat("question too long for the model: ", prompt.status().message()));
@@ -315,6 +357,39 @@ absl::StatusOr<Answer> Answerer::Ask(const AnswerRequest& request) const {
     a.features.semantic_support = 0;
     a.warnings.push_back(absl::StrCat("semantic support unavailable: ", s.ToString()));
   }
+  Finish(threshold, a);
+  a.timings.total = SecondsSince(start);
+  return a;
+}
+
+}  // namespace tinyrag
+
+namespace tinyrag {
+
+absl::StatusOr<Answer> Answerer::AnswerExtractively(const AnswerRequest& request, Answer a, double threshold,
+                                                    std::chrono::steady_clock::time_point start) const {
+  if (!model_.extractive) {
+    return absl::FailedPreconditionError("extractive answers need the confidence model's extractive weights");
+  }
+  a.tokens.passages_in_prompt = static_cast<int>(a.passages.size());
+  const auto pick_start = std::chrono::steady_clock::now();
+  absl::StatusOr<ExtractiveAnswer> x = ExtractAnswer(request.question, a.passages, embed_, options_.extractive);
+  if (!x.ok() && embed_) {
+    // The encoder failing costs the semantic part of the support, not the answer.
+    a.warnings.push_back(absl::StrCat("semantic support unavailable: ", x.status().ToString()));
+    x = ExtractAnswer(request.question, a.passages, nullptr, options_.extractive);
+  }
+  if (!x.ok()) return x.status();
+  a.timings.decode = SecondsSince(pick_start);
+  a.answer = x->answer;
+  a.no_answer = x->no_answer;
+  for (int n : x->cited) {
+    const Passage& p = a.passages[n - 1];
+    a.citations.push_back(Citation{n, p.document_id, p.chunk_id, p.title, p.source, p.text, p.score,
+                                   p.dense_score, p.lexical_score});
+  }
+  if (request.on_text) request.on_text(a.answer);
+  a.features = ExtractiveConfidenceFeatures(a.passages, *x);
   Finish(threshold, a);
   a.timings.total = SecondsSince(start);
   return a;

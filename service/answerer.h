@@ -28,11 +28,19 @@
 #include "index/store.h"
 #include "service/citations.h"
 #include "service/confidence.h"
+#include "service/extractive.h"
 #include "service/prompt.h"
 
 namespace tinyrag {
 
 using Deadline = std::chrono::steady_clock::time_point;
+
+// Generative: the decoder writes the answer from the passages. Extractive:
+// the answer is the best-supported passage sentences (service/extractive.h),
+// without a decoder.
+enum class AnswerMode { kGenerative, kExtractive };
+// "generative", "extractive".
+std::string_view AnswerModeName(AnswerMode mode);
 
 struct AnswerRequest {
   std::string question;
@@ -44,6 +52,7 @@ struct AnswerRequest {
   std::optional<double> temperature;
   std::optional<double> confidence_threshold;
   uint64_t seed = 0;  // sampler seed (ignored when greedy)
+  std::optional<AnswerMode> mode;  // unset: AnswererOptions::default_mode
   // Receives the answer text as it is generated. May be empty.
   std::function<void(std::string_view)> on_text;
   // Set by the caller when the client goes away: Ask ends with Cancelled.
@@ -160,6 +169,7 @@ struct AnswerTokenCounts {
 };
 
 struct Answer {
+  AnswerMode mode = AnswerMode::kGenerative;  // the mode that produced it
   std::string answer;
   bool no_answer = false;          // the fixed "I don't know" answer
   std::vector<Citation> citations;  // the passages the answer cites, by number
@@ -187,6 +197,10 @@ struct AnswererOptions {
   int max_max_tokens = 1024;
   double default_temperature = 0;
   double confidence_threshold = 0.5;  // below it an answer is escalated
+  // The mode of requests that do not choose; an extractive-only answerer
+  // (CreateExtractive) answers every request extractively.
+  AnswerMode default_mode = AnswerMode::kGenerative;
+  ExtractiveOptions extractive;
 };
 
 class Answerer {
@@ -197,6 +211,12 @@ class Answerer {
   static absl::StatusOr<std::unique_ptr<Answerer>> Create(PromptBuilder prompt, RetrieveFn retrieve,
                                                           GenerateFn generate, ConfidenceModel model,
                                                           EmbedTextsFn embed, AnswererOptions options = {});
+  // An answerer without a decoder: every answer is extractive (a request for
+  // a generative one gets an extractive answer with a warning saying so).
+  // Extractive answers are scored with model.extractive, which must be set
+  // (InvalidArgument otherwise); other errors as Create.
+  static absl::StatusOr<std::unique_ptr<Answerer>> CreateExtractive(RetrieveFn retrieve, ConfidenceModel model,
+                                                                    EmbedTextsFn embed, AnswererOptions options = {});
 
   // Answers one request. InvalidArgument (with a message a client can act
   // on) for an empty or over-long question, invalid UTF-8, or top_k,
@@ -210,10 +230,11 @@ class Answerer {
   absl::Status Validate(const AnswerRequest& request) const;
 
   const AnswererOptions& options() const { return options_; }
-  const PromptBuilder& prompt() const { return prompt_; }
+  // The prompt builder; null for an extractive-only answerer.
+  const PromptBuilder* prompt() const { return prompt_ ? &*prompt_ : nullptr; }
 
  private:
-  Answerer(PromptBuilder prompt, RetrieveFn retrieve, GenerateFn generate, ConfidenceModel model,
+  Answerer(std::optional<PromptBuilder> prompt, RetrieveFn retrieve, GenerateFn generate, ConfidenceModel model,
            EmbedTextsFn embed, AnswererOptions options)
       : prompt_(std::move(prompt)),
         retrieve_(std::move(retrieve)),
@@ -224,8 +245,11 @@ class Answerer {
 
   // Scores `answer` and decides escalation (everything but generation).
   void Finish(double threshold, Answer& answer) const;
+  // The extractive answer from `a.passages` (set by Ask).
+  absl::StatusOr<Answer> AnswerExtractively(const AnswerRequest& request, Answer a, double threshold,
+                                            std::chrono::steady_clock::time_point start) const;
 
-  const PromptBuilder prompt_;
+  const std::optional<PromptBuilder> prompt_;  // unset: extractive only
   const RetrieveFn retrieve_;
   const GenerateFn generate_;
   const ConfidenceModel model_;

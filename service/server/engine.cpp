@@ -36,11 +36,20 @@ std::vector<EscalationPassage> EscalationPassages(const std::vector<Passage>& pa
 }  // namespace
 
 absl::StatusOr<ConfidenceModel> LoadConfidenceModel(const ServerConfig& config) {
-  if (!config.confidence_file.empty()) return ConfidenceModel::Load(config.confidence_file);
-  const std::string calibrated = (std::filesystem::path(config.data_dir) / "confidence.json").string();
-  std::error_code ec;
-  if (std::filesystem::exists(calibrated, ec)) return ConfidenceModel::Load(calibrated);
-  return ConfidenceModel::FromJson(BuiltInConfidenceJson());
+  auto built_in = ConfidenceModel::FromJson(BuiltInConfidenceJson());
+  if (!built_in.ok()) return built_in.status();
+  std::string path = config.confidence_file;
+  if (path.empty()) {
+    const std::string calibrated = (std::filesystem::path(config.data_dir) / "confidence.json").string();
+    std::error_code ec;
+    if (!std::filesystem::exists(calibrated, ec)) return built_in;
+    path = calibrated;
+  }
+  auto model = ConfidenceModel::Load(path);
+  if (!model.ok()) return model.status();
+  // A calibration of the generative weights leaves the extractive ones at their defaults.
+  if (!model->extractive) model->extractive = built_in->extractive;
+  return model;
 }
 
 absl::StatusOr<std::unique_ptr<RagEngine>> RagEngine::Create(const ServerConfig& config) {
@@ -71,6 +80,28 @@ absl::StatusOr<std::unique_ptr<RagEngine>> RagEngine::Create(const ServerConfig&
   auto confidence = LoadConfidenceModel(config);
   if (!confidence.ok()) return confidence.status();
 
+  RagEngine* self = e.get();
+  RetrieveFn retrieve = [self](const AnswerRequest& r, int top_k) { return self->RetrievePassages(r, top_k); };
+  EmbedTextsFn embed_texts =
+      [self](std::span<const std::string> texts) -> absl::StatusOr<std::vector<std::vector<float>>> {
+    const EncoderEmbedder& embedder = self->knowledge_->embedder();
+    auto flat = embedder.Embed(texts);
+    if (!flat.ok()) return flat.status();
+    std::vector<std::vector<float>> rows;
+    const size_t dim = static_cast<size_t>(embedder.dim());
+    for (size_t i = 0; i < texts.size(); ++i) rows.emplace_back(flat->begin() + i * dim, flat->begin() + (i + 1) * dim);
+    return rows;
+  };
+  AnswererOptions answer_options = config.answer;
+  answer_options.default_mode =
+      config.answer_mode == ConfiguredAnswerMode::kExtractive ? AnswerMode::kExtractive : AnswerMode::kGenerative;
+  if (config.decoder.empty()) {
+    auto answerer = Answerer::CreateExtractive(std::move(retrieve), *confidence, std::move(embed_texts), answer_options);
+    if (!answerer.ok()) return answerer.status();
+    e->answerer_ = std::move(*answerer);
+    return e;
+  }
+
   auto decoder = DecoderModel::Load(config.decoder);
   if (!decoder.ok()) return decoder.status();
   e->decoder_ = std::move(*decoder);
@@ -94,20 +125,8 @@ absl::StatusOr<std::unique_ptr<RagEngine>> RagEngine::Create(const ServerConfig&
   auto prompt = PromptBuilder::Create(e->decoder_->tokenizer(), DetectChatFormat(chat_template), {.n_ctx = n_ctx});
   if (!prompt.ok()) return prompt.status();
 
-  RagEngine* self = e.get();
-  RetrieveFn retrieve = [self](const AnswerRequest& r, int top_k) { return self->RetrievePassages(r, top_k); };
-  EmbedTextsFn embed_texts =
-      [self](std::span<const std::string> texts) -> absl::StatusOr<std::vector<std::vector<float>>> {
-    const EncoderEmbedder& embedder = self->knowledge_->embedder();
-    auto flat = embedder.Embed(texts);
-    if (!flat.ok()) return flat.status();
-    std::vector<std::vector<float>> rows;
-    const size_t dim = static_cast<size_t>(embedder.dim());
-    for (size_t i = 0; i < texts.size(); ++i) rows.emplace_back(flat->begin() + i * dim, flat->begin() + (i + 1) * dim);
-    return rows;
-  };
   auto answerer = Answerer::Create(*prompt, std::move(retrieve), e->generator_->AsFunction(), *confidence,
-                                   std::move(embed_texts), config.answer);
+                                   std::move(embed_texts), answer_options);
   if (!answerer.ok()) return answerer.status();
   e->answerer_ = std::move(*answerer);
   return e;

@@ -56,6 +56,7 @@ class RagEngine {
  public:
   // Loads the models, opens the data dir (which this process then owns), the
   // escalation store and the webhook sender, and starts the batch scheduler.
+  // Without a decoder in `config` every answer is extractive.
   // `config` must have passed ValidateServerConfig. Errors: the data dir in
   // use by another process (FailedPrecondition), a model that does not load,
   // an unreadable confidence file.
@@ -93,7 +94,7 @@ class RagEngine {
 
   const ServerConfig config_;
   ModelId encoder_id_;
-  ModelId decoder_id_;
+  ModelId decoder_id_;  // empty without a decoder
   std::unique_ptr<ServerKnowledgeBase> knowledge_;
   std::unique_ptr<EscalationStore> escalations_;
   std::unique_ptr<WebhookSender> webhook_;  // null without a webhook url

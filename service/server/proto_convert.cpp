@@ -139,10 +139,12 @@ void AskResponseFromOutcome(const AskOutcome& outcome, const ModelId& encoder, c
   out.mutable_tokens()->set_answer_tokens(static_cast<int32_t>(a.tokens.answer));
   out.mutable_encoder()->set_name(encoder.name);
   out.mutable_encoder()->set_file_hash(encoder.file_hash);
-  out.mutable_decoder()->set_name(decoder.name);
-  out.mutable_decoder()->set_file_hash(decoder.file_hash);
+  if (a.mode == AnswerMode::kGenerative) {  // an extractive answer involves no decoder
+    out.mutable_decoder()->set_name(decoder.name);
+    out.mutable_decoder()->set_file_hash(decoder.file_hash);
+  }
   out.set_request_id(outcome.request_id);
-  out.set_answer_mode(v1::ANSWER_MODE_GENERATIVE);
+  out.set_answer_mode(a.mode == AnswerMode::kExtractive ? v1::ANSWER_MODE_EXTRACTIVE : v1::ANSWER_MODE_GENERATIVE);
 }
 
 void PassageFromResult(const RetrievalResult& r, int rank, v1::Passage& out) {

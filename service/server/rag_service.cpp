@@ -70,9 +70,6 @@ absl::StatusOr<PreparedAsk> PrepareAsk(const ServiceContext& s, const grpc::Call
   timer.request_id = *request_id;
   auto filters = FiltersFromProto(in.filters());
   if (!filters.ok()) return filters.status();
-  if (in.answer_mode() == v1::ANSWER_MODE_EXTRACTIVE) {
-    return absl::UnimplementedError("extractive answers are not available in this server build");
-  }
 
   PreparedAsk p;
   p.request_id = *request_id;
@@ -85,6 +82,8 @@ absl::StatusOr<PreparedAsk> PrepareAsk(const ServiceContext& s, const grpc::Call
   if (in.has_max_tokens()) r.max_tokens = in.max_tokens();
   if (in.has_temperature()) r.temperature = in.temperature();
   if (in.has_confidence_threshold()) r.confidence_threshold = in.confidence_threshold();
+  if (in.answer_mode() == v1::ANSWER_MODE_GENERATIVE) r.mode = AnswerMode::kGenerative;
+  if (in.answer_mode() == v1::ANSWER_MODE_EXTRACTIVE) r.mode = AnswerMode::kExtractive;
   r.deadline = CallDeadline(ctx, std::chrono::milliseconds(config.generation.default_timeout_ms));
   if (absl::Status v = s.engine->Validate(r); !v.ok()) return v;
   return p;

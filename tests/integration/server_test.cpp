@@ -185,6 +185,20 @@ TEST_F(ServerTest, AskStreamDeltasAddUpToTheFinalAnswer) {
   EXPECT_GE(final.passages_size(), 1);
 }
 
+TEST_F(ServerTest, ExtractiveModeQuotesTheBestPassageSentence) {
+  v1::AskRequest q = Question("Which ports must be opened for VPN error 809?");
+  q.set_answer_mode(v1::ANSWER_MODE_EXTRACTIVE);
+  v1::AskResponse a;
+  ASSERT_TRUE(client_->rag->Ask(Context(kReaderKey).get(), q, &a).ok());
+  EXPECT_EQ(a.answer_mode(), v1::ANSWER_MODE_EXTRACTIVE);
+  EXPECT_NE(a.answer().find("UDP ports 500 and 4500"), std::string::npos) << a.answer();
+  ASSERT_EQ(a.cited_ranks_size(), 1);
+  EXPECT_EQ(a.passages(a.cited_ranks(0) - 1).title(), "VPN error 809");
+  EXPECT_NE(a.answer().find("[" + std::to_string(a.cited_ranks(0)) + "]"), std::string::npos);
+  EXPECT_TRUE(a.decoder().name().empty());
+  EXPECT_EQ(a.tokens().answer_tokens(), 0);
+}
+
 TEST_F(ServerTest, AuthenticationAndCollectionsAreEnforced) {
   v1::AskResponse a;
   EXPECT_EQ(client_->rag->Ask(Context("").get(), Question("refund?"), &a).error_code(),
@@ -378,6 +392,30 @@ TEST(ServerQueueTest, FullQueueIsResourceExhausted) {
   EXPECT_GE(ok.load(), 1);
   EXPECT_GE(exhausted.load(), 1);
   EXPECT_EQ(ok.load() + exhausted.load(), kCalls);
+  server->reset();
+  fs::remove_all(dir);
+}
+
+// Without a decoder the server still answers, extractively.
+TEST(ServerExtractiveOnlyTest, AnswersWithoutADecoder) {
+  const fs::path dir = fs::temp_directory_path() / ("tinyrag_server_extractive_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ServerConfig config = TestConfig(dir);
+  config.decoder.clear();
+  auto server = server::RagServer::Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  Client client((*server)->address());
+  v1::IngestResponse ir;
+  ASSERT_TRUE(IngestDocs(client, kAdminKey, "", kDefaultDocs, &ir).ok());
+  v1::AskResponse a;
+  ASSERT_TRUE(client.rag->Ask(Context(kAdminKey).get(), []{ v1::AskRequest q; q.set_question("Within how many days after purchase are refunds issued?"); return q; }(), &a).ok());
+  EXPECT_EQ(a.answer_mode(), v1::ANSWER_MODE_EXTRACTIVE);
+  EXPECT_NE(a.answer().find("14 days"), std::string::npos) << a.answer();
+  // An unanswerable question is refused and escalated.
+  v1::AskRequest q;
+  q.set_question("Do you ship hardware to Antarctica by drone?");
+  ASSERT_TRUE(client.rag->Ask(Context(kAdminKey).get(), q, &a).ok());
+  EXPECT_TRUE(a.escalated()) << a.answer();
   server->reset();
   fs::remove_all(dir);
 }

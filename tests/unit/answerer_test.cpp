@@ -148,9 +148,9 @@ TEST_F(AnswererTest, SupportedAnswerWithCitations) {
   EXPECT_EQ(a->tokens.passages_in_prompt, 3);
   EXPECT_EQ(a->tokens.prompt, static_cast<int64_t>(last_prompt_.size()));
   // The generator sees the shared prefix and the defaults.
-  EXPECT_EQ(last_call_.prefix_tokens, static_cast<int64_t>(answerer->prompt().prefix_tokens().size()));
+  EXPECT_EQ(last_call_.prefix_tokens, static_cast<int64_t>(answerer->prompt()->prefix_tokens().size()));
   EXPECT_EQ(a->tokens.prompt_prefix, last_call_.prefix_tokens);
-  EXPECT_TRUE(std::equal(answerer->prompt().prefix_tokens().begin(), answerer->prompt().prefix_tokens().end(),
+  EXPECT_TRUE(std::equal(answerer->prompt()->prefix_tokens().begin(), answerer->prompt()->prefix_tokens().end(),
                          last_prompt_.begin()));
   EXPECT_EQ(last_call_.max_tokens, 256);
   EXPECT_EQ(last_call_.temperature, 0);
