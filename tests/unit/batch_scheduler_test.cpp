@@ -1,7 +1,9 @@
 // BatchScheduler: requests submitted from several threads, more than there are
-// slots, give the results of Generate alone; stopping cancels the rest.
+// slots, give the results of Generate alone (also when they share a prompt
+// prefix through the context's prefix cache); stopping cancels the rest.
 #include "generate/batch_scheduler.h"
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -95,6 +97,81 @@ TEST_F(BatchSchedulerTest, StoppingCancelsWhatIsLeft) {
     }
   }
   EXPECT_GT(cancelled, 0);
+}
+
+TEST_F(BatchSchedulerTest, RequestsSharingAPrefixComputeItOnceAndGetTheirResultsAlone) {
+  const Tokenizer& tok = model_->tokenizer();
+  const std::vector<TokenId> prefix =
+      tok.Encode("Once upon a time, there was a little girl named Lily. She", {.add_special = true});
+  const std::vector<std::string> rests = {" liked cats.", " had a dog.", " was sad.", " went to the park with Tom.",
+                                          " saw a bird.", " loved her mom."};
+  std::vector<std::vector<TokenId>> prompts;
+  std::vector<GenerateOptions> options;
+  for (size_t i = 0; i < rests.size(); ++i) {
+    std::vector<TokenId> p = prefix;
+    for (TokenId t : tok.Encode(rests[i], {.add_special = false})) p.push_back(t);
+    prompts.push_back(std::move(p));
+    GenerateOptions o;
+    o.max_tokens = 12 + 3 * static_cast<int>(i);
+    o.sampler.temperature = i % 2 ? 0.8f : 0.0f;
+    o.sampler.seed = 50 + i;
+    options.push_back(o);
+  }
+  std::vector<GenerateResult> alone;  // whole prompts, no cache
+  {
+    auto ctx = DecoderContext::Create(*model_, {.n_ctx = 128, .prefix_cache_entries = 0}, nullptr);
+    ASSERT_TRUE(ctx.ok());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      auto r = Generate(**ctx, 0, prompts[i], options[i]);
+      ASSERT_TRUE(r.ok());
+      alone.push_back(*r);
+    }
+  }
+  ThreadPool pool(2);
+  auto ctx = DecoderContext::Create(*model_, {.n_ctx = 128, .n_seq = 2, .max_batch = 8}, &pool);
+  ASSERT_TRUE(ctx.ok());
+  auto scheduler = BatchScheduler::Start(**ctx);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+  std::vector<std::future<absl::StatusOr<GenerateResult>>> futures(prompts.size());
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&, c] {
+      for (size_t i = c; i < prompts.size(); i += 3) {
+        GenerateOptions o = options[i];
+        o.shared_prefix_tokens = static_cast<int64_t>(prefix.size());
+        futures[i] = (*scheduler)->Submit(prompts[i], o);
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  int misses = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto r = futures[i].get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->text, alone[i].text) << i;
+    EXPECT_EQ(r->tokens.size(), alone[i].tokens.size()) << i;
+    EXPECT_EQ(r->stop, alone[i].stop) << i;
+    if (r->cached_prompt_tokens == 0) {
+      ++misses;
+    } else {
+      EXPECT_EQ(r->cached_prompt_tokens, static_cast<int64_t>(prefix.size())) << i;
+    }
+  }
+  // Admissions run one after another on the scheduler thread: only the first computes the prefix.
+  EXPECT_EQ(misses, 1);
+  // A request cancelled before admission ends cancelled and leaves the cache usable.
+  std::atomic<bool> cancel{true};
+  GenerateOptions o = options[0];
+  o.shared_prefix_tokens = static_cast<int64_t>(prefix.size());
+  o.cancel = &cancel;
+  auto r = (*scheduler)->Submit(prompts[0], o).get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stop, StopReason::kCancelled);
+  o.cancel = nullptr;
+  r = (*scheduler)->Submit(prompts[0], o).get();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->text, alone[0].text);
+  EXPECT_EQ(r->cached_prompt_tokens, static_cast<int64_t>(prefix.size()));
 }
 
 }  // namespace
