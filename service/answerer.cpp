@@ -130,7 +130,8 @@ absl::StatusOr<Generation> DecoderGenerator::Run(const GenerationCall& call) {
   absl::MutexLock lock(&mu_);
   std::optional<StopWatcher> watcher;
   if (call.deadline) watcher.emplace(call.cancel, call.deadline);
-  const GenerateOptions options = OptionsFor(call, watcher ? watcher->flag() : call.cancel);
+  GenerateOptions options = OptionsFor(call, watcher ? watcher->flag() : call.cancel);
+  options.shared_prefix_tokens = call.prefix_tokens;  // the system prompt's K/V come from ctx_'s prefix cache
   absl::StatusOr<GenerateResult> r = Generate(ctx_, seq_, call.prompt, options);
   const bool timed_out = watcher && watcher->timed_out();
   watcher.reset();
@@ -146,8 +147,10 @@ absl::StatusOr<Generation> SchedulerGenerator::Run(const GenerationCall& call) c
     return g;
   }
   std::atomic<bool> stop{false};
+  GenerateOptions options = OptionsFor(call, &stop);
+  options.shared_prefix_tokens = call.prefix_tokens;  // the system prompt's K/V come from the scheduler's prefix cache
   std::future<absl::StatusOr<GenerateResult>> result =
-      scheduler_.Submit(std::vector<TokenId>(call.prompt.begin(), call.prompt.end()), OptionsFor(call, &stop));
+      scheduler_.Submit(std::vector<TokenId>(call.prompt.begin(), call.prompt.end()), std::move(options));
   // `stop` lives on this stack: wait for the result whatever happens.
   bool timed_out = false;
   while (result.wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
