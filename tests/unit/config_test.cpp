@@ -1,6 +1,7 @@
 #include "service/config.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -439,6 +440,15 @@ TEST_F(ConfigTest, ValidateWithoutKeysOnlyOnLoopbackUnlessInsecure) {
   EXPECT_TRUE(ValidateServerConfig(c).ok()) << ValidateServerConfig(c);
   c.auth.api_keys[0].sha256 = "abc";
   ExpectError(ValidateServerConfig(c), absl::StatusCode::kInvalidArgument, {"auth.api_keys", "64 hex"});
+}
+
+TEST(ProcessEnvironment, ReadsTheRealEnvironment) {
+  ASSERT_EQ(setenv("TINYRAG_CONFIG_TEST_VAR", "v1", 1), 0);
+  unsetenv("TINYRAG_CONFIG_TEST_UNSET");
+  const GetenvFn env = ProcessEnvironment();
+  EXPECT_EQ(env("TINYRAG_CONFIG_TEST_VAR"), std::optional<std::string>("v1"));
+  EXPECT_EQ(env("TINYRAG_CONFIG_TEST_UNSET"), std::nullopt);
+  unsetenv("TINYRAG_CONFIG_TEST_VAR");
 }
 
 TEST(ListenAddress, Parses) {
