@@ -15,6 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "service/cli/command.h"
 #include "service/config.h"
+#include "service/log.h"
+#include "service/metrics.h"
+#include "service/server/observability.h"
 #include "service/server/server.h"
 
 namespace tinyrag::cli {
@@ -42,6 +45,7 @@ int Serve(const ServeArgs& args) {
   if (args.queue_capacity) config.generation.queue_capacity = *args.queue_capacity;
   if (args.insecure_no_auth) config.auth.insecure_no_auth = true;
   if (absl::Status valid = ValidateServerConfig(config); !valid.ok()) return ReportError(valid);
+  if (absl::Status s = InitLogging(config.log.level, config.log.format); !s.ok()) return ReportError(s);
 
   // Signals are taken by sigwait below: block them before any thread starts
   // so every thread inherits the mask.
@@ -51,17 +55,39 @@ int Serve(const ServeArgs& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto server = server::RagServer::Start(config);
+  ServerMetrics metrics;
+  auto server = server::RagServer::Start(config, server::MetricsAndLogHooks(&metrics));
   if (!server.ok()) return ReportError(server.status());
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+  if (!config.metrics.listen.empty()) {
+    auto started = MetricsHttpServer::Start(&metrics, config.metrics.listen);
+    if (!started.ok()) return ReportError(started.status());
+    metrics_http = std::move(*started);
+  }
+  LogEvent(LogLevel::kInfo, "serving",
+           {{"address", (*server)->address()},
+            {"encoder", config.encoder},
+            {"decoder", config.decoder},
+            {"data_dir", config.data_dir},
+            {"auth", config.auth.api_keys.empty() ? "off" : "api_keys"},
+            {"tls", config.tls.enabled()},
+            {"metrics", metrics_http ? config.metrics.listen : ""}});
   std::fprintf(stderr, "listening on %s\n", (*server)->address().c_str());
   std::fflush(stderr);
 
+  // Wait for a signal, refreshing the queue gauges once a second meanwhile.
   int signal = 0;
-  sigwait(&signals, &signal);
+  const timespec tick{.tv_sec = 1, .tv_nsec = 0};
+  while (signal <= 0) {
+    metrics.SetQueueDepth((*server)->asks_waiting());
+    metrics.SetRunning((*server)->asks_running());
+    signal = sigtimedwait(&signals, nullptr, &tick);
+  }
   std::fprintf(stderr, "tinyrag: %s received; draining calls in flight (up to %g s)\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM", args.drain_seconds);
   (*server)->Shutdown(std::chrono::milliseconds(static_cast<int64_t>(args.drain_seconds * 1000)));
   server->reset();
+  metrics_http.reset();
   std::fprintf(stderr, "tinyrag: stopped\n");
   return 0;
 }

@@ -7,7 +7,14 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include <sstream>
+
+#include <httplib.h>
+
 #include "service/escalation_store.h"
+#include "service/log.h"
+#include "service/metrics.h"
+#include "service/server/observability.h"
 #include "tests/integration/server_harness.h"
 
 namespace tinyrag::testing {
@@ -417,6 +424,48 @@ TEST(ServerExtractiveOnlyTest, AnswersWithoutADecoder) {
   ASSERT_TRUE(client.rag->Ask(Context(kAdminKey).get(), q, &a).ok());
   EXPECT_TRUE(a.escalated()) << a.answer();
   server->reset();
+  fs::remove_all(dir);
+}
+
+// Every call shows in the Prometheus endpoint and the structured log.
+TEST(ServerObservabilityTest, CallsReachMetricsAndLogs) {
+  const fs::path dir = fs::temp_directory_path() / ("tinyrag_server_metrics_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::ostringstream log;
+  SetLogOutputForTest(&log);
+  ASSERT_TRUE(InitLogging("info", "json").ok());
+  ServerMetrics metrics;
+  auto server = server::RagServer::Start(TestConfig(dir), server::MetricsAndLogHooks(&metrics));
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto http = MetricsHttpServer::Start(&metrics, "127.0.0.1:0");
+  ASSERT_TRUE(http.ok()) << http.status();
+  Client client((*server)->address());
+  v1::IngestResponse ir;
+  ASSERT_TRUE(IngestDocs(client, kAdminKey, "", kDefaultDocs, &ir).ok());
+  v1::AskRequest q;
+  q.set_question("How do I get a refund?");
+  q.set_request_id("metrics-1");
+  v1::AskResponse a;
+  ASSERT_TRUE(client.rag->Ask(Context(kAdminKey).get(), q, &a).ok());
+  v1::AskResponse denied;
+  EXPECT_FALSE(client.rag->Ask(Context("").get(), q, &denied).ok());
+
+  httplib::Client get("127.0.0.1", (*http)->port());
+  auto res = get.Get("/metrics");
+  ASSERT_TRUE(res) << "no response from the metrics endpoint";
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("tinyrag_requests_total{method=\"Ask\",code=\"OK\"} 1"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("tinyrag_requests_total{method=\"Ask\",code=\"UNAUTHENTICATED\"} 1"), std::string::npos);
+  EXPECT_NE(res->body.find("tinyrag_ingested_documents_total{status=\"added\"} 3"), std::string::npos);
+  EXPECT_NE(res->body.find("tinyrag_generated_tokens_total " + std::to_string(a.tokens().answer_tokens())),
+            std::string::npos);
+  server->reset();
+  http->reset();
+  SetLogOutputForTest(nullptr);
+  const std::string lines = log.str();
+  EXPECT_NE(lines.find("\"event\":\"answer\""), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\"request_id\":\"metrics-1\""), std::string::npos) << lines;
+  EXPECT_NE(lines.find("\"code\":\"UNAUTHENTICATED\""), std::string::npos) << lines;
   fs::remove_all(dir);
 }
 
