@@ -112,8 +112,27 @@ class Ingestor::Run {
     auto found = ing_.store_->FindDocument(ing_.collection_, doc.external_id);
     if (!found.ok()) return found.status();
     if (found->has_value() && (*found)->content_hash == hash) {
-      ++summary_.documents_unchanged;
+      const DocumentInfo& stored = **found;
+      if (stored.source == doc.source && stored.title == doc.title && stored.metadata == doc.metadata) {
+        ++summary_.documents_unchanged;
+        ++progress_state_.documents_done;
+        return absl::OkStatus();
+      }
+      // Same embedded text: the store updates the other fields and keeps
+      // the chunks, so no chunking or embedding either.
+      DocumentInput fields;
+      fields.external_id = doc.external_id;
+      fields.source = doc.source;
+      fields.title = doc.title;
+      fields.content_hash = hash;
+      fields.metadata = doc.metadata;
+      auto r = ing_.store_->UpsertDocument(ing_.collection_, fields);
+      if (!r.ok()) {
+        if (!IsDocumentError(r.status())) return r.status();
+        return Fail(doc.source, 0, std::string(r.status().message()));
+      }
       ++progress_state_.documents_done;
+      ++(r->outcome == UpsertOutcome::kUnchanged ? summary_.documents_unchanged : summary_.documents_updated);
       return absl::OkStatus();
     }
     auto chunks = ing_.chunker_.ChunkDocument(doc);
@@ -218,6 +237,35 @@ class Ingestor::Run {
 
   void FileDone() { ++progress_state_.files_done; }
 
+  // Deletes the collection's documents whose source lies under `folder` (an
+  // absolute, normalized path), is not among `listed` and does not exist.
+  absl::Status DeleteMissing(const std::string& folder, const absl::flat_hash_set<std::string>& listed) {
+    const std::string prefix = folder.ends_with('/') ? folder : folder + "/";
+    std::vector<DocumentInfo> gone;
+    ListDocumentsOptions page{.offset = 0, .limit = 1000, .source = "", .source_prefix = prefix};
+    for (;;) {
+      auto docs = ing_.store_->ListDocuments(ing_.collection_, page);
+      if (!docs.ok()) return docs.status();
+      for (DocumentInfo& d : *docs) {
+        if (listed.contains(d.source)) continue;
+        // Only a source known to be absent: a listing error must not delete.
+        std::error_code ec;
+        const bool exists = fs::exists(fs::symlink_status(d.source, ec));
+        if (!exists && (!ec || ec == std::errc::no_such_file_or_directory)) gone.push_back(std::move(d));
+      }
+      if (static_cast<int64_t>(docs->size()) < page.limit) break;
+      page.offset += page.limit;
+    }
+    for (const DocumentInfo& d : gone) {
+      auto deleted = ing_.store_->DeleteDocument(d.id);
+      if (absl::IsNotFound(deleted.status())) continue;  // deleted meanwhile
+      if (!deleted.ok()) return deleted.status();
+      ++summary_.documents_deleted;
+      summary_.chunks_removed += deleted->chunk_count;
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<IngestSummary> Finish() {
     if (absl::Status s = Flush(); !s.ok()) return s;
     if (absl::Status s = ing_.index_->CatchUp(); !s.ok()) return s;
@@ -303,6 +351,15 @@ absl::StatusOr<IngestSummary> Ingestor::IngestPaths(std::span<const std::string>
     bytes_done += std::max<int64_t>(file.bytes, 1);
     run.FileDone();
     run.Report(static_cast<double>(bytes_done) / static_cast<double>(bytes_total));
+  }
+  if (options_.delete_missing) {
+    absl::flat_hash_set<std::string> listed;
+    for (const FileEntry& f : files) listed.insert(f.path);
+    for (const std::string& given : paths) {
+      std::error_code ec;
+      if (!fs::is_directory(given, ec)) continue;
+      if (absl::Status s = run.DeleteMissing(AbsolutePath(given), listed); !s.ok()) return s;
+    }
   }
   return run.Finish();
 }

@@ -7,10 +7,17 @@
 //
 // Idempotence: a document is keyed by its external id (a file's absolute path,
 // or a .jsonl line's id). When the stored document has the same content hash
-// (extract.h's ContentHash plus the chunking settings) it is reported
-// unchanged and costs no chunking and no embedding. A changed document
-// replaces the old version in one transaction. A rerun after a crash finds the
-// documents that were committed unchanged and continues with the rest.
+// (extract.h's ContentHash plus the chunking settings) it costs no chunking
+// and no embedding: it is reported unchanged, or updated when only what is
+// not embedded changed (its metadata or source; the title is embedded and is
+// part of the hash), in which case just those fields are written. A changed
+// document replaces the old version in one transaction. A rerun after a crash
+// finds the documents that were committed unchanged and continues with the
+// rest.
+//
+// Removed files (opt-in, IngestOptions::delete_missing): documents whose
+// source lies under a folder given to IngestPaths and no longer exists are
+// deleted, so a folder re-ingested after files were removed matches it.
 //
 // Failures: a file that cannot be read, has an unsupported extension or holds
 // no text, and a bad .jsonl line, are reported (IngestSummary::failures) and
@@ -49,6 +56,11 @@ struct IngestOptions {
   // The vector index is saved at most this often while ingesting, and always
   // at the end of a run; <= 0 saves after every batch.
   double snapshot_interval_seconds = 30.0;
+  // IngestPaths only: for each folder given, delete the collection's
+  // documents whose source is a path under that folder which no longer
+  // exists (a file that exists but fails to extract keeps its documents).
+  // Counted in IngestSummary::documents_deleted.
+  bool delete_missing = false;
 };
 
 // Reported after every file (or document) and once more when the run is done.
@@ -77,7 +89,8 @@ struct IngestSummary {
   int64_t documents_unchanged = 0;
   int64_t documents_failed = 0;  // failures.size()
   int64_t chunks_added = 0;
-  int64_t chunks_removed = 0;   // chunks of replaced versions
+  int64_t documents_deleted = 0;  // sources gone from an ingested folder (delete_missing)
+  int64_t chunks_removed = 0;   // chunks of replaced and deleted documents
   double seconds = 0;           // the whole run
   double embed_seconds = 0;     // inside Embedder::Embed
   std::vector<IngestFailure> failures;

@@ -89,13 +89,40 @@ absl::Status DeleteDocumentRows(sqlite3* db, int64_t id) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir) {
-  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir);
+  return Open(data_dir, DataDirAccess::kExclusive);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir, DataDirAccess access) {
+  absl::StatusOr<DataDirLock> lock = DataDirLock::Acquire(data_dir, access);
   if (!lock.ok()) return lock.status();
   std::string path = (std::filesystem::path(data_dir) / kDatabaseFile).string();
+  bool migrate = true;
+  if (access == DataDirAccess::kRead) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return absl::NotFoundError(absl::StrCat("data dir ", data_dir, " holds no knowledge base (no ", kDatabaseFile,
+                                              "): ingest something first"));
+    }
+    // A current schema needs no write transaction, which would wait behind
+    // the writer's.
+    absl::StatusOr<sqlite::Connection> probe = sqlite::Open(path, /*read_only=*/true);
+    if (!probe.ok()) return probe.status();
+    absl::StatusOr<int64_t> version = sqlite::SchemaVersion(probe->get());
+    if (!version.ok()) return version.status();
+    migrate = *version != static_cast<int64_t>(sqlite::StoreMigrations().size());
+  }
   absl::StatusOr<sqlite::Connection> writer = sqlite::Open(path, /*read_only=*/false);
   if (!writer.ok()) return writer.status();
-  if (absl::Status s = sqlite::Migrate(writer->get(), path, sqlite::StoreMigrations()); !s.ok()) return s;
+  if (migrate) {
+    if (absl::Status s = sqlite::Migrate(writer->get(), path, sqlite::StoreMigrations()); !s.ok()) return s;
+  }
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*lock), std::move(path), std::move(*writer)));
+}
+
+absl::Status SqliteStore::CheckWritable(std::string_view what) const {
+  if (access() != DataDirAccess::kRead) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(std::string(what), ": data dir ", data_dir(),
+                                                    " was opened for reading (another process may be writing it)"));
 }
 
 absl::StatusOr<CollectionInfo> SqliteStore::LoadCollection(sqlite3* db, std::string_view name) {
@@ -119,6 +146,7 @@ absl::StatusOr<CollectionInfo> SqliteStore::EnsureCollection(std::string_view na
   if (encoder.dim < 1) {
     return absl::InvalidArgumentError(absl::StrCat("encoder ", DescribeEncoder(encoder), " has no dimension"));
   }
+  if (absl::Status s = CheckWritable("create collection"); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   absl::StatusOr<Transaction> txn = Transaction::Begin(writer_.get(), /*immediate=*/true);
   if (!txn.ok()) return txn.status();
@@ -186,6 +214,7 @@ absl::StatusOr<std::optional<DocumentInfo>> SqliteStore::FindDocument(std::strin
 }
 
 absl::StatusOr<UpsertResult> SqliteStore::UpsertDocument(std::string_view collection, const DocumentInput& doc) {
+  if (absl::Status s = CheckWritable("upsert document"); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   sqlite3* db = writer_.get();
   absl::StatusOr<Transaction> txn = Transaction::Begin(db, /*immediate=*/true);
@@ -196,8 +225,8 @@ absl::StatusOr<UpsertResult> SqliteStore::UpsertDocument(std::string_view collec
 
   absl::StatusOr<Statement> find = Statement::Prepare(
       db,
-      "SELECT id, content_hash, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = documents.id) FROM documents "
-      "WHERE collection_id = ? AND external_id = ?");
+      "SELECT id, content_hash, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = documents.id), source, title, "
+      "metadata FROM documents WHERE collection_id = ? AND external_id = ?");
   if (!find.ok()) return find.status();
   find->Bind(1, coll->id).Bind(2, doc.external_id);
   absl::StatusOr<bool> found = find->Step();
@@ -208,11 +237,22 @@ absl::StatusOr<UpsertResult> SqliteStore::UpsertDocument(std::string_view collec
   const int64_t now = NowMs();
   if (*found) {
     result.document_id = find->Int(0);
-    const bool unchanged = find->Text(1) == doc.content_hash;
+    const bool same_content = find->Text(1) == doc.content_hash;
     result.chunks_removed = find->Int(2);
+    const bool same_fields = find->Text(3) == doc.source && find->Text(4) == doc.title &&
+                             nlohmann::json::parse(find->Text(5), nullptr, /*allow_exceptions=*/false) == doc.metadata;
     find->Reset();
-    if (unchanged) {  // the transaction rolls back: nothing written
+    if (same_content) {
       result.chunks_removed = 0;
+      if (same_fields) return result;  // the transaction rolls back: nothing written
+      // Only what is not embedded changed: the chunks and vectors stay.
+      result.outcome = UpsertOutcome::kUpdated;
+      absl::StatusOr<Statement> update = Statement::Prepare(
+          db, "UPDATE documents SET source = ?, title = ?, metadata = ?, updated_ms = ? WHERE id = ?");
+      if (!update.ok()) return update.status();
+      update->Bind(1, doc.source).Bind(2, doc.title).Bind(3, metadata).Bind(4, now);
+      if (absl::Status s = update->Bind(5, result.document_id).Run(); !s.ok()) return s;
+      if (absl::Status s = txn->Commit(); !s.ok()) return s;
       return result;
     }
     result.outcome = UpsertOutcome::kUpdated;
@@ -257,6 +297,7 @@ absl::StatusOr<UpsertResult> SqliteStore::UpsertDocument(std::string_view collec
 }
 
 absl::StatusOr<DocumentInfo> SqliteStore::DeleteDocument(int64_t document_id) {
+  if (absl::Status s = CheckWritable("delete document"); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   sqlite3* db = writer_.get();
   absl::StatusOr<Transaction> txn = Transaction::Begin(db, /*immediate=*/true);
@@ -277,6 +318,7 @@ absl::StatusOr<DocumentInfo> SqliteStore::DeleteDocument(int64_t document_id) {
 }
 
 absl::StatusOr<int64_t> SqliteStore::DeleteBySource(std::string_view collection, std::string_view source) {
+  if (absl::Status s = CheckWritable("delete by source"); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   sqlite3* db = writer_.get();
   absl::StatusOr<Transaction> txn = Transaction::Begin(db, /*immediate=*/true);
@@ -303,6 +345,7 @@ absl::StatusOr<int64_t> SqliteStore::DeleteBySource(std::string_view collection,
 }
 
 absl::Status SqliteStore::PruneChanges(std::string_view collection, int64_t through_change) {
+  if (absl::Status s = CheckWritable("prune changes"); !s.ok()) return s;
   absl::MutexLock lock(&write_mu_);
   sqlite3* db = writer_.get();
   absl::StatusOr<Transaction> txn = Transaction::Begin(db, /*immediate=*/true);
@@ -335,10 +378,11 @@ absl::StatusOr<std::vector<DocumentInfo>> SqliteStore::ListDocuments(std::string
       db->get(), absl::StrCat("SELECT ", kDocumentColumns,
                               " FROM documents d JOIN collections k ON k.id = d.collection_id"
                               " WHERE d.collection_id = ?1 AND (?2 = '' OR d.source = ?2)"
+                              " AND (?5 = '' OR substr(d.source, 1, length(?5)) = ?5)"
                               " ORDER BY d.id LIMIT ?3 OFFSET ?4"));
   if (!st.ok()) return st.status();
   st->Bind(1, coll->id).Bind(2, options.source).Bind(3, std::max<int64_t>(options.limit, 0));
-  st->Bind(4, std::max<int64_t>(options.offset, 0));
+  st->Bind(4, std::max<int64_t>(options.offset, 0)).Bind(5, options.source_prefix);
   std::vector<DocumentInfo> out;
   for (;;) {
     absl::StatusOr<bool> row = st->Step();

@@ -25,16 +25,30 @@ class SqliteStore final : public DocumentStore {
  public:
   static constexpr char kDatabaseFile[] = "store.sqlite";
 
-  // Takes ownership of `data_dir` (see DataDirLock: FailedPrecondition "data
-  // dir X is in use by pid N" when another process has it), creates it and
-  // DIR/store.sqlite when missing and migrates the schema to this build's
-  // version. FailedPrecondition when the database has a newer schema than this
-  // build knows; Internal for a file that is not a database.
+  // Opens `data_dir` exclusively: Open(data_dir, DataDirAccess::kExclusive).
+  // This is the call a server makes (it owns its data dir while it runs).
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& data_dir);
+
+  // Takes the data dir lock for `access` (see data_dir_lock.h: which
+  // processes may share a dir, and the FailedPrecondition messages of a
+  // conflict, passed up unchanged so DataDirLock::OwnedByServer works on
+  // them), then:
+  //  - kExclusive, kWrite: creates the dir and DIR/store.sqlite when missing
+  //    and migrates the schema to this build's version;
+  //  - kRead: NotFound when the dir or its store.sqlite does not exist
+  //    (nothing is created); migrates only a database older than this build
+  //    (the same transactional migration a writer would run). Every write
+  //    method then returns FailedPrecondition "... opened for reading": a
+  //    reader must not prune the change log a writer's index relies on.
+  // FailedPrecondition when the database has a newer schema than this build
+  // knows; Internal for a file that is not a database.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& data_dir, DataDirAccess access);
 
   ~SqliteStore() override = default;
 
   const std::string& data_dir() const { return lock_.dir(); }
+  // How this store holds its data dir; kRead stores refuse writes.
+  DataDirAccess access() const { return lock_.access(); }
   const std::string& database_path() const { return db_path_; }
 
   absl::StatusOr<CollectionInfo> EnsureCollection(std::string_view name, const EncoderIdentity& encoder) override;
@@ -66,6 +80,8 @@ class SqliteStore final : public DocumentStore {
 
   // The collection named `name` as seen by `db`; NotFound when absent.
   static absl::StatusOr<CollectionInfo> LoadCollection(sqlite3* db, std::string_view name);
+  // FailedPrecondition naming `what` when the store was opened for reading.
+  absl::Status CheckWritable(std::string_view what) const;
   // The collection's newest change number as seen by `db` (a pruned log
   // remembers how far it went).
   static absl::StatusOr<int64_t> LastChangeOf(sqlite3* db, int64_t collection_id);

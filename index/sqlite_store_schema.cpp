@@ -101,6 +101,8 @@ absl::StatusOr<int64_t> UserVersion(sqlite3* db) {
 
 std::span<const Migration> StoreMigrations() { return kMigrations; }
 
+absl::StatusOr<int64_t> SchemaVersion(sqlite3* db) { return UserVersion(db); }
+
 absl::Status Migrate(sqlite3* db, const std::string& path, std::span<const Migration> migrations) {
   const int64_t known = static_cast<int64_t>(migrations.size());
   for (;;) {

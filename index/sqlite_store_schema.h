@@ -9,10 +9,12 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <span>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace tinyrag::sqlite {
 
@@ -23,6 +25,10 @@ struct Migration {
 
 // This build's migrations, oldest first; their count is the current version.
 std::span<const Migration> StoreMigrations();
+
+// The schema version of `db` (0 for a new, empty database); read without a
+// write lock. Internal on SQLite errors.
+absl::StatusOr<int64_t> SchemaVersion(sqlite3* db);
 
 // Brings `db` (named `path` in messages) to version migrations.size().
 // FailedPrecondition when its version is newer; the error of the failing

@@ -135,6 +135,7 @@ struct ListDocumentsOptions {
   int64_t offset = 0;
   int64_t limit = 1000;  // at most this many; ordered by document id
   std::string source;    // when non-empty, only documents from this source
+  std::string source_prefix;  // when non-empty, only documents whose source starts with it
 };
 
 class DocumentStore {
@@ -159,10 +160,14 @@ class DocumentStore {
 
   // Adds or replaces a whole document with its chunks and embeddings in one
   // transaction: after a crash the document is either fully old or fully new.
-  // A stored document with the same content hash is left alone (kUnchanged,
-  // nothing written). NotFound for a missing collection; InvalidArgument for
-  // an empty external id, a non-object metadata, or an embedding of the wrong
-  // size or with a non-finite value.
+  // A stored document with the same content hash keeps its chunks and
+  // embeddings (`doc.chunks` is ignored and may be empty): when its source,
+  // title and metadata are the same too it is left alone (kUnchanged, nothing
+  // written), else just those fields are updated (kUpdated with no chunks
+  // added or removed; the vector index has nothing to catch up).
+  // NotFound for a missing collection; InvalidArgument for an empty external
+  // id, a non-object metadata, or an embedding of the wrong size or with a
+  // non-finite value.
   virtual absl::StatusOr<UpsertResult> UpsertDocument(std::string_view collection, const DocumentInput& doc) = 0;
 
   // Deletes one document and its chunks. Returns what was deleted; NotFound

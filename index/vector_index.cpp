@@ -219,7 +219,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> VectorIndex::Open(DocumentStore* st
 }
 
 absl::StatusOr<VectorIndex::Built> VectorIndex::Build() const {
-  BoundOmp(options_.omp_threads);
+  BoundOmp(options_.build_omp_threads > 0 ? options_.build_omp_threads : options_.omp_threads);
   Built built;
   built.factory = options_.factory;
   absl::StatusOr<std::unique_ptr<faiss::Index>> index = MakeIndex(dim_, built.factory);

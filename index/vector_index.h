@@ -62,6 +62,11 @@ struct VectorIndexOptions {
   int omp_threads = 1;                  // OpenMP threads per FAISS call (values < 1 mean 1)
   int64_t catch_up_batch = 4096;        // change-log rows read from the store per step
   double max_tombstone_fraction = 0.1;  // see "Removal" above
+  // OpenMP threads while building the whole index from the store (Open's
+  // rebuild, a rebuild past the tombstone bound): HNSW and IVF builds use them
+  // well, and they happen rarely. 0 means `omp_threads`. A server that builds
+  // at startup, before it serves, can give it all its cores.
+  int build_omp_threads = 0;
 };
 
 struct VectorHit {

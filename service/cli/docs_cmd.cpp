@@ -39,7 +39,7 @@ nlohmann::json DocumentJson(const DocumentInfo& d) {
 
 int RunList(const DocsArgs& args) {
   if (args.data_dir.empty()) return ReportError(absl::InvalidArgumentError("docs list: --data-dir DIR is required"));
-  auto store = OpenDataDir(args.data_dir);
+  auto store = OpenDataDir(args.data_dir, DataDirAccess::kRead);
   if (!store.ok()) return ReportError(store.status());
   ListDocumentsOptions options{.offset = args.offset, .limit = args.limit, .source = ""};
   if (!args.source.empty()) options.source = AbsoluteSource(args.source);

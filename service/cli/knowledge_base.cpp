@@ -10,16 +10,21 @@
 
 namespace tinyrag::cli {
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> OpenDataDir(const std::string& data_dir) {
-  auto store = SqliteStore::Open(data_dir);
-  if (store.ok() || !absl::IsFailedPrecondition(store.status()) ||
-      std::string(store.status().message()).find("in use") == std::string::npos) {
-    return store;
+absl::StatusOr<std::unique_ptr<SqliteStore>> OpenDataDir(const std::string& data_dir, DataDirAccess access) {
+  auto store = SqliteStore::Open(data_dir, access);
+  if (store.ok() || !absl::IsFailedPrecondition(store.status())) return store;
+  if (DataDirLock::OwnedByServer(store.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        store.status().message(),
+        "; while the server runs, go through it (tinyrag ingest|ask --server ADDR) or stop it first"));
   }
-  return absl::FailedPreconditionError(
-      absl::StrCat(store.status().message(),
-                   "; only one process may open a data dir: stop that process (a server owns its data dir while "
-                   "it runs) and retry"));
+  if (std::string(store.status().message()).find("in use by") != std::string::npos) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        store.status().message(),
+        "; one process writes a data dir at a time: wait for it to finish (searches and docs list can run "
+        "meanwhile)"));
+  }
+  return store;
 }
 
 absl::StatusOr<std::unique_ptr<VectorIndex>> OpenCollectionIndex(SqliteStore& store, const std::string& collection) {
@@ -33,7 +38,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> OpenCollectionIndex(SqliteStore& st
   auto index = VectorIndex::Open(&store, collection, VectorIndex::DefaultPath(store.data_dir(), *info));
   if (!index.ok()) return index.status();
   const VectorIndexOpenReport& r = (*index)->open_report();
-  if (r.rebuilt || r.changes_applied > 0) {
+  if (store.access() != DataDirAccess::kRead && (r.rebuilt || r.changes_applied > 0)) {
     if (absl::Status s = SaveIndex(store, **index, collection); !s.ok()) return s;
   }
   return index;
@@ -105,6 +110,7 @@ nlohmann::json SummaryJson(const IngestSummary& s, const std::string& collection
           {"documents_updated", s.documents_updated},
           {"documents_unchanged", s.documents_unchanged},
           {"documents_failed", s.documents_failed},
+          {"documents_deleted", s.documents_deleted},
           {"chunks_added", s.chunks_added},
           {"chunks_removed", s.chunks_removed},
           {"seconds", s.seconds},

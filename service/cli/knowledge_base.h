@@ -19,14 +19,19 @@ namespace tinyrag::cli {
 // The collection used when --collection is not given.
 inline constexpr char kDefaultCollection[] = "default";
 
-// Opens the store of `data_dir` (creating it when missing). When another
-// process (a server, another CLI run) owns the dir, the error says so and how
-// to proceed.
-absl::StatusOr<std::unique_ptr<SqliteStore>> OpenDataDir(const std::string& data_dir);
+// Opens the store of `data_dir` for `access` (index/data_dir_lock.h):
+// kWrite for commands that write (ingest, docs delete, eval), creating the
+// dir when missing; kRead for commands that only read (search, docs list),
+// which run beside a CLI writer. When a server owns the dir, or another
+// writer holds it, the error says so and how to proceed.
+absl::StatusOr<std::unique_ptr<SqliteStore>> OpenDataDir(const std::string& data_dir,
+                                                         DataDirAccess access = DataDirAccess::kWrite);
 
 // Opens `collection`'s vector index in its default file, repairing it from
-// the store as VectorIndex::Open does; when it had to be rebuilt or caught up,
-// the repaired index is saved so the next run loads it directly.
+// the store as VectorIndex::Open does; when it had to be rebuilt or caught up
+// and the store may write (not kRead), the repaired index is saved so the
+// next run loads it directly. A reader keeps its caught-up index in memory:
+// the writer owns the file and the change log behind it.
 absl::StatusOr<std::unique_ptr<VectorIndex>> OpenCollectionIndex(SqliteStore& store, const std::string& collection);
 
 // A data dir opened for commands that embed: the store, the encoder, the

@@ -48,7 +48,11 @@ absl::StatusOr<MetadataFilter> ParseFilter(const std::string& text) {
 nlohmann::json OptionalScore(const std::optional<double>& s) { return s ? nlohmann::json(*s) : nlohmann::json(); }
 
 int RunSearch(const SearchArgs& args) {
-  if (!args.server.empty()) return ReportError(NoServerYet("search"));
+  if (!args.server.empty()) {
+    return ReportError(absl::UnimplementedError(
+        "search --server: searching through a server is not in this command; use tinyrag ask --server ADDR, or "
+        "search --data-dir DIR (it can run beside an ingest, not beside a server)"));
+  }
   if (args.data_dir.empty()) return ReportError(absl::InvalidArgumentError("search: --data-dir DIR is required"));
   auto mode = ParseRetrievalMode(args.mode);
   if (!mode.ok()) return ReportError(mode.status());
@@ -61,7 +65,8 @@ int RunSearch(const SearchArgs& args) {
     if (!filter.ok()) return ReportError(filter.status());
     request.metadata.push_back(std::move(*filter));
   }
-  auto store = OpenDataDir(args.data_dir);
+  // A reader: runs beside a CLI ingest, builds its vector index in memory.
+  auto store = OpenDataDir(args.data_dir, DataDirAccess::kRead);
   if (!store.ok()) return ReportError(store.status());
   auto info = (*store)->GetCollection(args.collection);
   if (!info.ok()) {

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The knowledge-base commands end to end, on a MiniLM-shaped random-weight
 encoder (tinyrag mkmodel): ingest, search (every mode, --json per cli.md),
-docs list/delete, a second process refused while one owns the data dir, and an
-ingest killed with SIGKILL mid-run that a rerun completes without redoing the
-committed documents.
+docs list/delete, a metadata-only change, searches and docs list
+running beside an ingest (a second ingest refused naming it), a data dir
+owned by a server refused with a clear message, and an ingest killed with
+SIGKILL mid-run that a rerun completes without redoing the committed
+documents.
 
 usage: cli_kb_check.py TINYRAG"""
+import fcntl
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -92,12 +96,39 @@ def main():
         run([tinyrag, "docs", "delete", "--data-dir", kb, "--source", f"{docs}/install.md"])
         listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", kb, "--json"]).stdout)["documents"]
         check(listed == [], f"docs after deleting both: {listed}")
-        p = run([tinyrag, "ingest", docs, "--data-dir", kb, "--encoder", model, "--server", "localhost:1"], 1)
-        check("gRPC service does not exist yet" in p.stderr, f"--server message: {p.stderr}")
+
+        # Metadata-only change: updated, nothing embedded.
+        faq = os.path.join(tmp, "faq")
+        record = {"id": "faq-1", "title": "Refunds", "text": "Refunds take five days.", "metadata": {"team": "a"}}
+        write(f"{faq}/faq.jsonl", json.dumps(record) + "\n")
+        faq_cmd = [tinyrag, "ingest", faq, "--data-dir", kb, "--encoder", model, "--json"]
+        check(json.loads(run(faq_cmd).stdout)["documents_added"] == 1, "faq ingest")
+        record["metadata"]["team"] = "b"
+        write(f"{faq}/faq.jsonl", json.dumps(record) + "\n")
+        s = json.loads(run(faq_cmd).stdout)
+        check(s["documents_updated"] == 1 and s["chunks_added"] == 0 and s["chunks_removed"] == 0,
+              f"metadata-only change: {s}")
+        listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", kb, "--json"]).stdout)["documents"]
+        check([d["metadata"].get("team") for d in listed] == ["b"], f"metadata after update: {listed}")
+
+        # A data dir owned by a server (its locks, taken as data_dir_lock.h
+        # describes) refuses every command, saying so.
+        with open(os.path.join(kb, "LOCK"), "a+") as lock, open(os.path.join(kb, "LOCK.shared"), "a+") as shared:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(shared, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for f in (lock, shared):
+                f.truncate(0)
+                f.write(f"{os.getpid()} exclusive\n")
+                f.flush()
+            for cmd in ([tinyrag, "search", "--data-dir", kb, "--mode", "lexical", "invoices"],
+                        [tinyrag, "docs", "list", "--data-dir", kb], base):
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                check(p.returncode != 0 and f"owned by a running server (pid {os.getpid()})" in p.stderr
+                      and "--server ADDR" in p.stderr, f"server-owned message of {cmd[1]}: {p.stderr.strip()}")
 
         # Many small files, killed mid-run; meanwhile a second process is refused.
         many = os.path.join(tmp, "many")
-        n = 300
+        n = 1000
         for i in range(n):
             write(f"{many}/f{i:03d}.txt", f"Document {i} talks about topic number {i} and nothing else.\n")
         crash = os.path.join(tmp, "crash")
@@ -107,10 +138,33 @@ def main():
         deadline = time.time() + 60
         while documents_in(db) < 20 and child.poll() is None and time.time() < deadline:
             time.sleep(0.02)
-        busy = subprocess.run([tinyrag, "search", "--data-dir", crash, "--mode", "lexical", "topic"],
-                              capture_output=True, text=True)
-        check(busy.returncode != 0 and f"in use by pid {child.pid}" in busy.stderr,
-              f"second process not refused clearly: {busy.returncode} {busy.stderr.strip()}")
+        # Readers run beside the writer and see whole documents: each result's
+        # text is the one of the file it names.
+        searches = 0
+        while searches < 6 and child.poll() is None and documents_in(db) < n // 2:
+            mode = ("lexical", "dense", "hybrid")[searches % 3]
+            before = documents_in(db)
+            p = subprocess.run([tinyrag, "search", "--data-dir", crash, "--mode", mode, "-k", "5", "--json",
+                                "topic number"], capture_output=True, text=True)
+            if child.poll() is not None:
+                break
+            searches += 1
+            check(p.returncode == 0, f"search beside the ingest failed: {p.stderr.strip()}")
+            if p.returncode != 0:
+                continue
+            results = json.loads(p.stdout)["results"]
+            check(len(results) == 5, f"{mode} search beside the ingest ({before} documents committed): {results}")
+            for r in results:
+                m = re.search(r"Document (\d+) talks", r["text"])
+                check(m is not None and r["source"].endswith(f"f{int(m.group(1)):03d}.txt"),
+                      f"result text and source disagree: {r}")
+        check(searches >= 1, "the ingest finished before any search could run beside it")
+        listing = subprocess.run([tinyrag, "docs", "list", "--data-dir", crash, "--json"], capture_output=True,
+                                 text=True)
+        check(listing.returncode == 0, f"docs list beside the ingest: {listing.stderr.strip()}")
+        busy = subprocess.run(cmd, capture_output=True, text=True)
+        check(busy.returncode != 0 and f"in use by pid {child.pid}, which is writing it" in busy.stderr,
+              f"second ingest not refused clearly: {busy.returncode} {busy.stderr.strip()}")
         child.send_signal(signal.SIGKILL)
         child.wait()
         check(child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed")

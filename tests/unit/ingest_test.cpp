@@ -346,5 +346,105 @@ TEST(Ingestor, IngestsExtractedDocuments) {
   EXPECT_EQ(again->documents_unchanged, 5);
 }
 
+TEST(Ingestor, MetadataOnlyChangeIsAnUpdateWithoutEmbedding) {
+  TempDir dir("metadata");
+  FakeEmbedder embedder;
+  Kb kb(dir.str(), embedder);
+  auto record = [](const std::string& title, const std::string& team) {
+    return nlohmann::json{{"id", "faq-1"},
+                          {"title", title},
+                          {"text", LongText("refund", 4)},
+                          {"metadata", {{"team", team}}}}
+               .dump() +
+           "\n";
+  };
+  const std::vector<std::string> paths = {dir.Write("faq.jsonl", record("Refunds", "billing"))};
+  auto first = kb.ingestor->IngestPaths(paths);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->documents_added, 1);
+  const int64_t embedded = embedder.texts_embedded();
+  const int64_t change = *kb.store->LastChange("c");
+  const DocumentInfo before = kb.Docs().at(0);
+
+  dir.Write("faq.jsonl", record("Refunds", "support"));
+  auto relabeled = kb.ingestor->IngestPaths(paths);
+  ASSERT_TRUE(relabeled.ok()) << relabeled.status();
+  EXPECT_EQ(relabeled->documents_updated, 1);
+  EXPECT_EQ(relabeled->documents_unchanged, 0);
+  EXPECT_EQ(relabeled->chunks_added, 0);
+  EXPECT_EQ(relabeled->chunks_removed, 0);
+  EXPECT_EQ(embedder.texts_embedded(), embedded);  // nothing re-embedded
+  EXPECT_EQ(*kb.store->LastChange("c"), change);   // the chunks were not touched
+  const DocumentInfo after = kb.Docs().at(0);
+  EXPECT_EQ(after.id, before.id);
+  EXPECT_EQ(after.metadata["team"], "support");
+  EXPECT_EQ(after.content_hash, before.content_hash);
+  auto hits = kb.store->LexicalSearch({.collection = "c", .metadata = {{"team", "support"}}}, "refund", 5);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_FALSE(hits->empty());
+
+  auto again = kb.ingestor->IngestPaths(paths);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->documents_unchanged, 1);
+  EXPECT_EQ(again->documents_updated, 0);
+
+  // The title is embedded with every chunk: changing it re-embeds.
+  dir.Write("faq.jsonl", record("Refund policy", "support"));
+  auto retitled = kb.ingestor->IngestPaths(paths);
+  ASSERT_TRUE(retitled.ok());
+  EXPECT_EQ(retitled->documents_updated, 1);
+  EXPECT_GT(retitled->chunks_added, 0);
+  EXPECT_GT(embedder.texts_embedded(), embedded);
+  EXPECT_EQ(kb.index->size(), kb.Chunks());
+}
+
+TEST(Ingestor, DeleteMissingRemovesDocumentsOfFilesGoneFromTheFolder) {
+  TempDir dir("missing");
+  WriteCorpus(dir);
+  // A sibling whose name starts like the folder's is not under it.
+  const std::string sibling = dir.Write("docs2/keep.txt", LongText("otter", 2));
+  FakeEmbedder embedder;
+  IngestOptions options;
+  options.delete_missing = true;
+  Kb kb(dir.str(), embedder, options);
+  const std::vector<std::string> paths = {dir.str() + "/docs/", sibling};
+  auto first = kb.ingestor->IngestPaths(paths);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->documents_added, 4);
+  EXPECT_EQ(first->documents_deleted, 0);
+
+  fs::remove(dir.str() + "/docs/notes.txt");
+  fs::remove_all(dir.str() + "/docs/sub");
+  dir.Write("docs/new.txt", LongText("puffin", 2));
+  const int64_t notes_chunks = 1, page_chunks = 1;
+  auto second = kb.ingestor->IngestPaths(std::vector<std::string>{dir.str() + "/docs"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->documents_deleted, 2);
+  EXPECT_EQ(second->documents_added, 1);
+  EXPECT_EQ(second->documents_unchanged, 1);
+  EXPECT_EQ(second->chunks_removed, notes_chunks + page_chunks);
+  std::vector<std::string> sources;
+  for (const DocumentInfo& d : kb.Docs()) sources.push_back(fs::path(d.source).filename().string());
+  EXPECT_THAT(sources, ::testing::UnorderedElementsAre("guide.md", "keep.txt", "new.txt"));
+  EXPECT_EQ(kb.index->size(), kb.Chunks());
+  EXPECT_TRUE(kb.store->LexicalSearch({.collection = "c", .metadata = {}}, "walrus", 5)->empty());
+
+  // Naming a file (not a folder) deletes nothing, and without the option a
+  // removed file's documents stay.
+  fs::remove(sibling);
+  auto third = kb.ingestor->IngestPaths(std::vector<std::string>{dir.str() + "/docs/guide.md"});
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->documents_deleted, 0);
+  Kb plain(dir.str() + "/plain", embedder);
+  fs::create_directories(dir.str() + "/plain/docs2");
+  const std::string kept = dir.Write("plain/docs2/a.txt", LongText("heron", 2));
+  ASSERT_TRUE(plain.ingestor->IngestPaths(std::vector<std::string>{dir.str() + "/plain/docs2"}).ok());
+  fs::remove(kept);
+  auto fourth = plain.ingestor->IngestPaths(std::vector<std::string>{dir.str() + "/plain/docs2"});
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ(fourth->documents_deleted, 0);
+  EXPECT_EQ(plain.Docs().size(), 1u);
+}
+
 }  // namespace
 }  // namespace tinyrag

@@ -304,5 +304,86 @@ TEST(Retriever, SearchesDuringIngestionSeeWholeDocumentVersions) {
   EXPECT_EQ(kb.indexes[0]->size(), *kb.store->CountChunks("c"));
 }
 
+// What the CLI does while `tinyrag ingest` runs: a writer (kWrite) ingests,
+// saving its index and pruning the change log after every batch, while
+// readers (kRead: another process in real life, here another store on the
+// same dir, locked as if it were one) each open the store, build their
+// vector index from the saved file and the change log (or from the stored
+// embeddings when the log was pruned past the file), and search. Every
+// result list holds whole versions, never older than what was committed
+// before the reader opened.
+TEST(Retriever, ReadersOpenedWhileAWriterIngestsSeeWholeDocumentVersions) {
+  TempDir dir("readers");
+  FakeEmbedder embedder;
+  auto writer_store = SqliteStore::Open(dir.str(), DataDirAccess::kWrite);
+  ASSERT_TRUE(writer_store.ok()) << writer_store.status();
+  SqliteStore& store = **writer_store;
+  auto info = store.EnsureCollection("c", embedder.identity());
+  ASSERT_TRUE(info.ok());
+  const std::string index_path = VectorIndex::DefaultPath(dir.str(), *info);
+  auto index = VectorIndex::Open(&store, "c", index_path);
+  ASSERT_TRUE(index.ok()) << index.status();
+  IngestOptions options;
+  options.chunker.target_tokens = 12;
+  options.chunker.overlap_tokens = 0;
+  options.snapshot_interval_seconds = 0;  // save and prune after every batch
+  options.embed_batch_chunks = 4;
+  auto ingestor = Ingestor::Create(&store, index->get(), &embedder, "c", options);
+  ASSERT_TRUE(ingestor.ok()) << ingestor.status();
+  constexpr int kDocs = 6;
+  constexpr int kVersions = 12;
+  std::vector<Document> first;
+  for (int i = 0; i < kDocs; ++i) first.push_back(Version(i, 0));
+  ASSERT_TRUE((*ingestor)->IngestDocuments(first).ok());
+
+  std::atomic<bool> done{false};
+  std::atomic<int> written_version{0};
+  std::thread writer([&] {
+    for (int v = 1; v <= kVersions; ++v) {
+      std::vector<Document> docs;
+      for (int i = 0; i < kDocs; ++i) docs.push_back(Version(i, v));
+      auto r = (*ingestor)->IngestDocuments(docs);
+      EXPECT_TRUE(r.ok()) << r.status();
+      written_version = v;
+    }
+    done = true;
+  });
+  const std::regex marker("Marker doc(\\d+) ver(\\d+) ");
+  int searches = 0;
+  while (!done || searches < 12) {
+    const int at_least = written_version.load();
+    auto reader = SqliteStore::Open(dir.str(), DataDirAccess::kRead);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    auto reader_index = VectorIndex::Open(reader->get(), "c", index_path);
+    ASSERT_TRUE(reader_index.ok()) << reader_index.status();
+    auto retriever = Retriever::Create(reader->get(), "c", reader_index->get(), &embedder);
+    ASSERT_TRUE(retriever.ok()) << retriever.status();
+    RetrievalRequest req;
+    req.query = "marker shared words sentence3";
+    req.k = 20;
+    req.mode = searches % 2 == 0 ? RetrievalMode::kDense : RetrievalMode::kHybrid;
+    auto results = (*retriever)->Search(req);
+    ASSERT_TRUE(results.ok()) << results.status();
+    ++searches;
+    EXPECT_FALSE(results->empty());
+    absl::flat_hash_map<int64_t, int> version_of_document;
+    for (const RetrievalResult& r : *results) {
+      std::smatch m;
+      if (!std::regex_search(r.text, m, marker)) {
+        ADD_FAILURE() << "not a chunk of any version: " << r.text;
+        continue;
+      }
+      const int v = std::stoi(m[2].str());
+      EXPECT_GE(v, at_least);
+      auto [it, inserted] = version_of_document.try_emplace(r.document_id, v);
+      EXPECT_EQ(it->second, v) << "two versions of document " << r.document_id << " in one result list";
+    }
+    // The reader neither saves nor prunes what the writer relies on.
+    EXPECT_TRUE(absl::IsFailedPrecondition((*reader)->PruneChanges("c", (*reader_index)->last_change())));
+  }
+  writer.join();
+  EXPECT_EQ((*index)->size(), *store.CountChunks("c"));
+}
+
 }  // namespace
 }  // namespace tinyrag

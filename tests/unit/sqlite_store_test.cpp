@@ -223,9 +223,47 @@ TEST(SqliteStore, SecondOpenOfDataDirIsRefused) {
   auto second = SqliteStore::Open(dir.str());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("is in use by pid ", getpid())));
+  EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("is owned by a running server (pid ", getpid())));
+  EXPECT_TRUE(DataDirLock::OwnedByServer(second.status()));
   first.reset();
   EXPECT_TRUE(SqliteStore::Open(dir.str()).ok());
+}
+
+TEST(SqliteStore, ReaderOpensBesideAWriterAndRefusesToWrite) {
+  TempDir dir("reader");
+  auto none = SqliteStore::Open(dir.str(), DataDirAccess::kRead);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
+  fs::create_directories(dir.str());
+  none = SqliteStore::Open(dir.str(), DataDirAccess::kRead);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("holds no knowledge base"));
+  EXPECT_FALSE(fs::exists(dir.db()));
+
+  auto writer = SqliteStore::Open(dir.str(), DataDirAccess::kWrite);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->EnsureCollection("c", kEncoder).ok());
+  ASSERT_TRUE((*writer)->UpsertDocument("c", Doc("doc1", "a.md", {"alpha"}, "h1")).ok());
+  auto reader = SqliteStore::Open(dir.str(), DataDirAccess::kRead);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->access(), DataDirAccess::kRead);
+  EXPECT_FALSE(SqliteStore::Open(dir.str(), DataDirAccess::kWrite).ok());
+  EXPECT_FALSE(SqliteStore::Open(dir.str()).ok());
+
+  // It sees what the writer commits, also after it opened.
+  EXPECT_TRUE((*reader)->FindDocument("c", "doc1")->has_value());
+  ASSERT_TRUE((*writer)->UpsertDocument("c", Doc("doc2", "b.md", {"beta"}, "h2")).ok());
+  EXPECT_EQ(*(*reader)->CountChunks("c"), 2);
+
+  for (const absl::Status& s :
+       {(*reader)->EnsureCollection("d", kEncoder).status(),
+        (*reader)->UpsertDocument("c", Doc("doc3", "c.md", {"gamma"}, "h3")).status(),
+        (*reader)->DeleteDocument(1).status(), (*reader)->DeleteBySource("c", "a.md").status(),
+        (*reader)->PruneChanges("c", 1)}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_THAT(s.message(), HasSubstr("was opened for reading"));
+  }
+  EXPECT_EQ(*(*writer)->CountChunks("c"), 2);
 }
 
 TEST(SqliteStore, CollectionRefusesAnotherEncoder) {
@@ -272,7 +310,7 @@ TEST(SqliteStore, UpsertIsIdempotentAndReplacesChunks) {
   std::vector<int64_t> old_ids = ChunkIdsOf(*store, added->document_id);
   ASSERT_EQ(old_ids.size(), 2u);
 
-  auto same = store->UpsertDocument("c", Doc("doc1", "a.md", {"other text entirely"}, "h1"));
+  auto same = store->UpsertDocument("c", Doc("doc1", "a.md", {"other text entirely"}, "h1", {{"lang", "en"}}));
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(same->outcome, UpsertOutcome::kUnchanged);
   EXPECT_EQ(same->document_id, added->document_id);
@@ -289,6 +327,26 @@ TEST(SqliteStore, UpsertIsIdempotentAndReplacesChunks) {
   EXPECT_EQ((*found)->title, "Title of doc1");
   EXPECT_FALSE(store->FindDocument("c", "nope")->has_value());
   EXPECT_EQ(store->FindDocument("zz", "doc1").status().code(), absl::StatusCode::kNotFound);
+
+  // Same content hash, other metadata and source: those fields are updated,
+  // the chunks and the change log are not touched.
+  SearchFilter french{.collection = "c", .metadata = {{"lang", "fr"}}};
+  EXPECT_TRUE(store->LexicalSearch(french, "zebra", 5)->empty());
+  auto relabeled = store->UpsertDocument("c", Doc("doc1", "b.md", {}, "h1", {{"lang", "fr"}}));
+  ASSERT_TRUE(relabeled.ok()) << relabeled.status();
+  EXPECT_EQ(relabeled->outcome, UpsertOutcome::kUpdated);
+  EXPECT_EQ(relabeled->document_id, added->document_id);
+  EXPECT_EQ(relabeled->chunks_added, 0);
+  EXPECT_EQ(relabeled->chunks_removed, 0);
+  EXPECT_EQ(*store->LastChange("c"), change_after_add);
+  EXPECT_EQ(ChunkIdsOf(*store, added->document_id), old_ids);
+  found = store->FindDocument("c", "doc1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->metadata, nlohmann::json({{"lang", "fr"}}));
+  EXPECT_EQ((*found)->source, "b.md");
+  EXPECT_EQ((*found)->chunk_count, 2);
+  EXPECT_EQ(store->LexicalSearch(french, "zebra", 5)->size(), 1u);
+  EXPECT_EQ((*store->GetChunks(old_ids))[0].source, "b.md");
 
   auto updated = store->UpsertDocument("c", Doc("doc1", "a.md", {"gamma giraffe", "delta", "epsilon"}, "h2"));
   ASSERT_TRUE(updated.ok()) << updated.status();
