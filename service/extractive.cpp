@@ -47,8 +47,8 @@ std::set<std::string> WordSet(std::string_view text) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
-// White space runs become one space; a leading list bullet is dropped (it is
-// layout, not part of the sentence).
+// White space runs become one space; a leading list bullet and Markdown
+// emphasis marks are dropped (layout, not part of the sentence).
 std::string CleanSentence(std::string_view raw) {
   std::string out;
   bool space = false;
@@ -62,7 +62,42 @@ std::string CleanSentence(std::string_view raw) {
     out.push_back(c);
   }
   for (std::string_view bullet : {"- ", "* ", "+ ", "\xE2\x80\xA2 "}) {  // U+2022 BULLET
-    if (out.starts_with(bullet)) return out.substr(bullet.size());
+    if (out.starts_with(bullet)) {
+      out.erase(0, bullet.size());
+      break;
+    }
+  }
+  // Markdown emphasis and code marks are layout too.
+  for (std::string_view mark : {"**", "__", "`"}) {
+    for (size_t at = out.find(mark); at != std::string::npos; at = out.find(mark, at)) out.erase(at, mark.size());
+  }
+  return out;
+}
+
+// Whether the line starting at `pos` is a list item or a table row (its own unit).
+bool StartsItem(std::string_view text, size_t pos) {
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
+  const std::string_view rest = text.substr(pos);
+  for (std::string_view marker : {"- ", "* ", "+ ", "|", "\xE2\x80\xA2 "}) {
+    if (rest.starts_with(marker)) return true;
+  }
+  size_t digits = 0;
+  while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+  return digits > 0 && digits + 1 < rest.size() && (rest[digits] == '.' || rest[digits] == ')') &&
+         rest[digits + 1] == ' ';
+}
+
+// ICU ends a sentence at every line feed, so text wrapped at a fixed width
+// would fall apart into fragments. A single line feed inside a paragraph
+// becomes a space unless the next line is a list item or a table row; byte
+// offsets are unchanged (one byte for one).
+std::string UnwrapLines(std::string_view text) {
+  std::string out(text);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] != '\n') continue;
+    const bool blank_before = i == 0 || out[i - 1] == '\n';
+    const bool blank_after = i + 1 >= out.size() || out[i + 1] == '\n';
+    if (!blank_before && !blank_after && !StartsItem(text, i + 1)) out[i] = ' ';
   }
   return out;
 }
@@ -185,7 +220,7 @@ absl::StatusOr<ExtractiveAnswer> ExtractAnswer(std::string_view question, std::s
 
   std::vector<Candidate> candidates;
   for (size_t i = 0; i < passages.size(); ++i) {
-    const std::string& text = passages[i].text;
+    const std::string text = UnwrapLines(passages[i].text);
     const std::set<std::string> title = WordSet(passages[i].title);
     std::set<std::string> context_line;
     size_t start = 0;

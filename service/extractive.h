@@ -32,7 +32,7 @@ namespace tinyrag {
 
 struct ExtractiveOptions {
   // Below this support for the best sentence the answer is kNoAnswerSentence.
-  double min_support = 0.45;
+  double min_support = 0.40;
   // Weight of the semantic similarity when an embed function is given (the
   // lexical coverage gets 1 - this); without one the support is lexical.
   double semantic_weight = 0.4;

@@ -132,6 +132,22 @@ TEST(ExtractiveTest, ALeadInTakesTheStepAfterIt) {
             "To factory reset the thermostat: [1] Hold the dial down for 12 seconds until the ring blinks red [1].");
 }
 
+TEST(ExtractiveTest, WrappedLinesJoinButListItemsAndMarkupDoNot) {
+  // Source files wrapped at a fixed width: one sentence over two lines, then list items.
+  const std::vector<Passage> ps = {P("Calora Plus", "Calora Plus costs **3.99 euros** per month or 39 euros per year,\n"
+                                                   "including VAT, for one home.\n"
+                                                   "- History is kept for `3 years`.\n"
+                                                   "- Energy reports arrive monthly.")};
+  auto a = ExtractAnswer("how much does calora plus cost per year", ps, nullptr);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->answer, "Calora Plus costs 3.99 euros per month or 39 euros per year, including VAT, for one home [1].");
+  // The offsets still index the passage as given.
+  EXPECT_EQ(ps[0].text.substr(a->chosen[0].begin, 11), "Calora Plus");
+  auto b = ExtractAnswer("how long is history kept", ps, nullptr);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->answer, "History is kept for 3 years [1].");
+}
+
 TEST(ExtractiveTest, LongUtf8SentencesAreCutAtAWordBoundary) {
   std::string sentence = "Die Rückerstattung für das Thermostat gilt";
   while (sentence.size() < 900) sentence += " während dreißig Tage für Kunden in Österreich und Großbritannien";
