@@ -21,6 +21,7 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  openssl   # the server's TLS test makes a self-signed certificate
   # conformance scripts and reference computations
   python3-numpy
 )

@@ -7,6 +7,8 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include <httplib.h>
@@ -466,6 +468,43 @@ TEST(ServerObservabilityTest, CallsReachMetricsAndLogs) {
   EXPECT_NE(lines.find("\"event\":\"answer\""), std::string::npos) << lines;
   EXPECT_NE(lines.find("\"request_id\":\"metrics-1\""), std::string::npos) << lines;
   EXPECT_NE(lines.find("\"code\":\"UNAUTHENTICATED\""), std::string::npos) << lines;
+  fs::remove_all(dir);
+}
+
+// With a certificate and key configured the server speaks TLS only.
+TEST(ServerTlsTest, ServesOverTlsWithTheConfiguredCertificate) {
+  const fs::path dir = fs::temp_directory_path() / ("tinyrag_server_tls_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
+  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+                          "-addext subjectAltName=DNS:localhost -keyout " + key + " -out " + cert + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "the openssl program is needed to make a test certificate";
+  ServerConfig config = TestConfig(dir / "data");
+  config.tls.cert_file = cert;
+  config.tls.key_file = key;
+  auto server = server::RagServer::Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = "localhost:" + std::to_string((*server)->port());
+
+  std::ifstream in(cert);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = pem.str();
+  auto channel = grpc::CreateChannel(address, grpc::SslCredentials(tls));
+  auto stub = v1::RagService::NewStub(channel);
+  v1::ListDocumentsRequest list;
+  v1::ListDocumentsResponse docs;
+  grpc::Status s = stub->ListDocuments(Context(kAdminKey).get(), list, &docs);
+  // The default collection does not exist yet: a well-formed refusal over TLS.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  // A plaintext client gets nowhere.
+  auto plain = v1::RagService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(plain->ListDocuments(Context(kAdminKey, 5).get(), list, &docs).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  server->reset();
   fs::remove_all(dir);
 }
 
