@@ -58,7 +58,9 @@ absl::Status ServerOwns(const std::string& dir, const Holder& h) {
 absl::Status LockHeld(const std::string& dir, int fd) {
   const Holder h = ReadHolder(fd);
   if (h.role == kExclusiveRole) return ServerOwns(dir, h);
-  if (h.pid.empty()) return absl::FailedPreconditionError(absl::StrCat("data dir ", dir, " is in use by another process"));
+  if (h.pid.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("data dir ", dir, " is in use by another process"));
+  }
   return absl::FailedPreconditionError(absl::StrCat("data dir ", dir, " is in use by pid ", h.pid,
                                                     h.role == "write" ? ", which is writing it" : ""));
 }
