@@ -1,8 +1,9 @@
 // The prompt-prefix KV cache: DecoderContext::SaveKv/RestoreKv, the context's
 // small LRU of prefixes (RestoreCachedPrefix/CachePrefix), PrefillSharedPrefix
 // and GenerateOptions::shared_prefix_tokens through Generate, GenerateBatch
-// and the BatchScheduler. The reference everywhere is the same prompt
-// prefilled whole, without the cache.
+// and the BatchScheduler, and the service's adapters (service/answerer.h)
+// passing GenerationCall::prefix_tokens on. The reference everywhere is the
+// same prompt prefilled without the cache.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include "model/cpu_features.h"
 #include "model/mkmodel.h"
 #include "model/model_presets.h"
+#include "service/answerer.h"
 
 namespace tinyrag {
 namespace {
@@ -535,6 +537,50 @@ TEST_F(PrefixStoriesTest, CancellationStopsBeforeCachingAPartialPrefix) {
   EXPECT_EQ(r->cached_prompt_tokens, 8);
   EXPECT_EQ(PrefillSharedPrefix(**ctx, 3, prompts_[0], p, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// The service's adapters hand GenerationCall::prefix_tokens to the cache.
+TEST_F(PrefixStoriesTest, ServiceAdaptersPassThePromptPrefixOn) {
+  const int64_t p = static_cast<int64_t>(prefix_.size());
+  auto call_for = [&](size_t i, int64_t prefix_tokens) {
+    GenerationCall call;
+    call.prompt = prompts_[i];
+    call.prefix_tokens = prefix_tokens;
+    call.max_tokens = 12;
+    return call;
+  };
+  auto plain = DecoderContext::Create(*model_, {.n_ctx = 128, .prefix_cache_entries = 0}, nullptr);
+  ASSERT_TRUE(plain.ok());
+  DecoderGenerator reference(**plain);
+  auto ctx = DecoderContext::Create(*model_, {.n_ctx = 128}, nullptr);
+  ASSERT_TRUE(ctx.ok());
+  {
+    DecoderGenerator generator(**ctx);
+    auto g = generator.Run(call_for(0, 0));
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_EQ((*ctx)->prefix_cache_bytes(), 0u);
+    for (size_t i : {0, 1}) {
+      g = generator.Run(call_for(i, p));
+      auto want = reference.Run(call_for(i, p));
+      ASSERT_TRUE(g.ok() && want.ok());
+      EXPECT_EQ(g->text, want->text) << i;
+    }
+    EXPECT_GT((*ctx)->prefix_cache_bytes(), 0u);
+  }
+  auto ctx2 = DecoderContext::Create(*model_, {.n_ctx = 128, .n_seq = 2}, nullptr);
+  ASSERT_TRUE(ctx2.ok());
+  {
+    auto scheduler = BatchScheduler::Start(**ctx2);
+    ASSERT_TRUE(scheduler.ok());
+    SchedulerGenerator generator(**scheduler);
+    for (size_t i : {2, 3}) {
+      auto g = generator.Run(call_for(i, p));
+      auto want = reference.Run(call_for(i, p));
+      ASSERT_TRUE(g.ok() && want.ok());
+      EXPECT_EQ(g->text, want->text) << i;
+    }
+  }  // the scheduler has stopped: the context is ours again
+  EXPECT_GT((*ctx2)->prefix_cache_bytes(), 0u);
 }
 
 }  // namespace
