@@ -24,6 +24,8 @@ void AddEvalCommand(CLI::App& app, int& exit_code);
 void AddCalibrateCommand(CLI::App& app, int& exit_code);
 void AddKeysCommand(CLI::App& app, int& exit_code);
 void AddServeCommand(CLI::App& app, int& exit_code);
+void AddAskCommand(CLI::App& app, int& exit_code);
+void AddEscalationsCommand(CLI::App& app, int& exit_code);
 
 // Prints "tinyrag: <status message>" to stderr and returns the exit status 1.
 int ReportError(const absl::Status& status);

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   tinyrag::cli::AddCalibrateCommand(app, exit_code);
   tinyrag::cli::AddKeysCommand(app, exit_code);
   tinyrag::cli::AddServeCommand(app, exit_code);
+  tinyrag::cli::AddAskCommand(app, exit_code);
+  tinyrag::cli::AddEscalationsCommand(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }
