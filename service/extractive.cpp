@@ -25,8 +25,16 @@ std::string FoldPlural(std::string w) {
 // The folded content words of `text`, plus those of its hyphenated words
 // written solid, so "Wi-Fi" also gives "wifi" and "e-mail" "email".
 std::set<std::string> WordSet(std::string_view text) {
+  // How customers phrase a question, not what it is about: answers rarely
+  // repeat these, so as rare words they would outweigh the real topic.
+  static const std::set<std::string> kPhrasing = {"mean", "say",   "said", "long", "many",   "much", "get",
+                                                   "got",  "need",  "want", "know", "tell",   "happen",
+                                                   "still", "actually", "really", "way", "please", "don", "doesn"};
   std::set<std::string> out;
-  for (std::string& w : ContentWords(text)) out.insert(FoldPlural(std::move(w)));
+  for (std::string& w : ContentWords(text)) {
+    std::string folded = FoldPlural(std::move(w));
+    if (!kPhrasing.contains(folded)) out.insert(std::move(folded));
+  }
   std::string solid;
   bool joined = false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -40,7 +48,10 @@ std::set<std::string> WordSet(std::string_view text) {
     }
   }
   if (joined) {
-    for (std::string& w : ContentWords(solid)) out.insert(FoldPlural(std::move(w)));
+    for (std::string& w : ContentWords(solid)) {
+      std::string folded = FoldPlural(std::move(w));
+      if (!kPhrasing.contains(folded)) out.insert(std::move(folded));
+    }
   }
   return out;
 }
