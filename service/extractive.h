@@ -4,9 +4,11 @@
 // decoder is configured or it is overloaded.
 //
 // Each passage is split into sentences (ICU rules, service/prompt.h's
-// SentenceEnds). A sentence's support for the question mixes:
+// SentenceEnds, after joining lines wrapped inside a paragraph; list items
+// and table rows stay apart). A sentence's support for the question mixes:
 //  - lexical coverage: the question's content words (confidence.h's
-//    ContentWords, with a light plural folding) found in the sentence,
+//    ContentWords, with a light plural folding, without phrasing words such
+//    as "mean", "long" or "many" that answers rarely repeat) found in the sentence,
 //    weighted by their inverse sentence frequency across the passages, so a
 //    rare word ("E42") counts more than one every sentence has ("thermostat");
 //    words found only in the sentence's context (the document title, the
