@@ -60,7 +60,7 @@ absl::StatusOr<PrefixFill> PrefillSharedPrefix(DecoderContext& ctx, int seq, std
     return absl::InvalidArgumentError(absl::StrCat("PrefillSharedPrefix: sequence ", seq, " out of range"));
   }
   ctx.TruncateSequence(seq, 0);
-  const int64_t p = std::clamp<int64_t>(shared_prefix_tokens, 0, static_cast<int64_t>(prompt.size()) - 1);
+  const int64_t p = std::min(shared_prefix_tokens, static_cast<int64_t>(prompt.size()) - 1);
   // Without a cache a separate prefix pass would only change the chunking.
   if (p <= 0 || ctx.options().prefix_cache_entries == 0) return PrefixFill{};
   const std::span<const TokenId> prefix = prompt.first(p);

@@ -537,6 +537,14 @@ TEST_F(PrefixStoriesTest, CancellationStopsBeforeCachingAPartialPrefix) {
   EXPECT_EQ(r->cached_prompt_tokens, 8);
   EXPECT_EQ(PrefillSharedPrefix(**ctx, 3, prompts_[0], p, nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // Nothing to share: an empty prompt or a negative count fill nothing.
+  for (auto [prompt, shared] :
+       {std::pair{std::span<const TokenId>(), p}, std::pair{std::span<const TokenId>(prompts_[0]), int64_t{-5}}}) {
+    fill = PrefillSharedPrefix(**ctx, 0, prompt, shared, nullptr);
+    ASSERT_TRUE(fill.ok());
+    EXPECT_EQ(fill->filled, 0);
+    EXPECT_EQ((*ctx)->sequence_length(0), 0);
+  }
 }
 
 // The service's adapters hand GenerationCall::prefix_tokens to the cache.
