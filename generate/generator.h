@@ -36,8 +36,9 @@ struct GenerateOptions {
   // prefix cache when it holds them, and computed once and cached otherwise
   // (PrefillSharedPrefix). Clipped to the prompt's length - 1, since the last
   // prompt token is always computed for its logits; 0 (or a context whose
-  // prefix cache is off) prefills the whole prompt. Tokens equal those
-  // without the cache (docs/decoder.md: numerics).
+  // prefix cache is off) prefills the whole prompt. A hit or a miss give the
+  // same bits: those of prefilling [0, P) and the rest in separate passes
+  // (docs/decoder.md says how close that is to one pass).
   int64_t shared_prefix_tokens = 0;
 };
 
@@ -90,8 +91,10 @@ absl::StatusOr<std::vector<GenerateResult>> GenerateBatch(DecoderContext& ctx,
 // prefills the rest of prompt[0, P) without logits in chunks of max_batch,
 // and caches prompt[0, P) when it was not already. The caller prefills
 // prompt[filled, end). When `cancel` (may be null) reads true before a chunk
-// it returns early (filled < P, nothing cached). Errors: a Decode error (the
-// sequence is then in an unspecified state). Same thread rules as Decode.
+// it returns early (filled < P, nothing cached). Fills nothing when P is 0 or
+// the context's prefix cache is off. Errors: InvalidArgument for a bad `seq`;
+// a Decode error (the sequence is then in an unspecified state). Same thread
+// rules as Decode.
 struct PrefixFill {
   int64_t filled = 0;  // positions of the sequence now holding prompt[0, filled)
   int64_t reused = 0;  // of those, the ones copied from the prefix cache
