@@ -25,7 +25,7 @@ namespace {
 
 struct ServeArgs {
   std::string config;
-  std::optional<std::string> data_dir, encoder, decoder, listen, metrics_listen;
+  std::optional<std::string> data_dir, encoder, decoder, listen, metrics_listen, log_level, log_format;
   std::optional<int> threads, max_batch, queue_capacity;
   bool insecure_no_auth = false;
   double drain_seconds = 30;
@@ -40,6 +40,8 @@ int Serve(const ServeArgs& args) {
   if (args.decoder) config.decoder = *args.decoder;
   if (args.listen) config.listen = *args.listen;
   if (args.metrics_listen) config.metrics.listen = *args.metrics_listen;
+  if (args.log_level) config.log.level = *args.log_level;
+  if (args.log_format) config.log.format = *args.log_format;
   if (args.threads) config.threads = *args.threads;
   if (args.max_batch) config.generation.max_batch = *args.max_batch;
   if (args.queue_capacity) config.generation.queue_capacity = *args.queue_capacity;
@@ -104,6 +106,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--decoder", args->decoder, "Decoder: a .gguf file");
   cmd->add_option("--listen", args->listen, "Address to listen on (default 127.0.0.1:50051; port 0: any free port)");
   cmd->add_option("--metrics-listen", args->metrics_listen, "Prometheus endpoint address, e.g. 127.0.0.1:9464");
+  cmd->add_option("--log-level", args->log_level, "debug, info, warn or error (default: info)");
+  cmd->add_option("--log-format", args->log_format, "json or text (default: json)");
   cmd->add_option("-t,--threads", args->threads, "Compute threads (default: all hardware threads)");
   cmd->add_option("--max-batch", args->max_batch, "Generations decoded together")->check(CLI::PositiveNumber);
   cmd->add_option("--queue-capacity", args->queue_capacity, "Requests that may wait; more get RESOURCE_EXHAUSTED")
