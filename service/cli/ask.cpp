@@ -40,6 +40,8 @@ struct AskArgs {
   bool stream = false;
   bool json = false;
   // Set after parsing: whether the optional fields were given.
+  bool has_top_k = false;
+  bool has_max_tokens = false;
   bool has_temperature = false;
   bool has_threshold = false;
 };
@@ -49,8 +51,8 @@ absl::StatusOr<v1::AskRequest> BuildRequest(const AskArgs& args) {
   v1::AskRequest req;
   req.set_question(args.question);
   req.set_collection(args.collection);
-  req.set_top_k(args.top_k);
-  req.set_max_tokens(args.max_tokens);
+  if (args.has_top_k) req.set_top_k(args.top_k);
+  if (args.has_max_tokens) req.set_max_tokens(args.max_tokens);
   if (args.has_temperature) req.set_temperature(args.temperature);
   if (args.has_threshold) req.set_confidence_threshold(args.threshold);
   req.set_request_id(args.request_id);
@@ -160,9 +162,9 @@ void AddAskCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("question", args->question, "The question")->required();
   AddConnectionOptions(*cmd, args->connection);
   cmd->add_option("--collection", args->collection, "Collection to search (default: the server's default)");
-  cmd->add_option("-k,--top-k", args->top_k, "Passages given to the model (default: the server's)")
+  CLI::Option* top_k = cmd->add_option("-k,--top-k", args->top_k, "Passages given to the model (default: the server's)")
       ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--max-tokens", args->max_tokens, "Longest answer in tokens (default: the server's)")
+  CLI::Option* max_tokens = cmd->add_option("--max-tokens", args->max_tokens, "Longest answer in tokens (default: the server's)")
       ->check(CLI::Range(1, 1000000));
   CLI::Option* temperature =
       cmd->add_option("--temperature", args->temperature, "Sampling temperature; 0 is greedy (default: the server's)")
@@ -181,7 +183,9 @@ void AddAskCommand(CLI::App& app, int& exit_code) {
                   "a string); repeat for more, all must match");
   cmd->add_flag("--stream", args->stream, "Print the answer as it is generated (AskStream)");
   cmd->add_flag("--json", args->json, "Print the response as one JSON object");
-  cmd->callback([args, temperature, threshold, &exit_code] {
+  cmd->callback([args, top_k, max_tokens, temperature, threshold, &exit_code] {
+    args->has_top_k = top_k->count() > 0;
+    args->has_max_tokens = max_tokens->count() > 0;
     args->has_temperature = temperature->count() > 0;
     args->has_threshold = threshold->count() > 0;
     exit_code = RunAsk(*args);

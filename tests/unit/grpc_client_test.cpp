@@ -378,7 +378,9 @@ TEST_F(CommandTest, AskJsonSendsKeyAndRequestFields) {
   const v1::AskRequest req = service_.ask_request();
   EXPECT_EQ(req.question(), "How do I reset my password?");
   EXPECT_EQ(req.collection(), "support");
+  ASSERT_TRUE(req.has_top_k());
   EXPECT_EQ(req.top_k(), 4);
+  ASSERT_TRUE(req.has_max_tokens());
   EXPECT_EQ(req.max_tokens(), 64);
   ASSERT_TRUE(req.has_temperature());
   EXPECT_FLOAT_EQ(req.temperature(), 0.5f);
@@ -407,7 +409,8 @@ TEST_F(CommandTest, AskUnsetOptionsStayUnsetAndKeyComesFromEnvironment) {
   const v1::AskRequest req = service_.ask_request();
   EXPECT_FALSE(req.has_temperature());
   EXPECT_FALSE(req.has_confidence_threshold());
-  EXPECT_EQ(req.top_k(), 0);
+  EXPECT_FALSE(req.has_top_k());
+  EXPECT_FALSE(req.has_max_tokens());
   EXPECT_EQ(req.answer_mode(), v1::ANSWER_MODE_UNSPECIFIED);
 }
 
