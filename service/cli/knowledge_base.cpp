@@ -66,11 +66,6 @@ absl::Status SaveIndex(SqliteStore& store, VectorIndex& index, const std::string
   return store.PruneChanges(collection, index.last_change());
 }
 
-absl::Status NoServerYet(const std::string& command) {
-  return absl::UnimplementedError(absl::StrCat(
-      command, " --server: the gRPC service does not exist yet; use --data-dir DIR (and --encoder MODEL) instead"));
-}
-
 std::string AbsoluteSource(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -48,9 +48,6 @@ absl::StatusOr<EncodedKnowledgeBase> OpenWithEncoder(const std::string& data_dir
 // Saves the index and prunes the change log it now contains.
 absl::Status SaveIndex(SqliteStore& store, VectorIndex& index, const std::string& collection);
 
-// The error for `--server ADDR` forms: the gRPC service does not exist yet.
-absl::Status NoServerYet(const std::string& command);
-
 // An absolute, normalized spelling of a path (how ingest records sources).
 std::string AbsoluteSource(const std::string& path);
 
