@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The knowledge-base commands end to end, on a MiniLM-shaped random-weight
 encoder (tinyrag mkmodel): ingest, search (every mode, --json per cli.md),
-docs list/delete, a metadata-only change, searches and docs list
-running beside an ingest (a second ingest refused naming it), a data dir
+docs list/delete, a metadata-only change, --delete-missing, searches and docs
+list running beside an ingest (a second ingest refused naming it), a data dir
 owned by a server refused with a clear message, and an ingest killed with
 SIGKILL mid-run that a rerun completes without redoing the committed
 documents.
@@ -110,6 +110,17 @@ def main():
               f"metadata-only change: {s}")
         listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", kb, "--json"]).stdout)["documents"]
         check([d["metadata"].get("team") for d in listed] == ["b"], f"metadata after update: {listed}")
+
+        # --delete-missing: a removed file's documents go; without it they stay.
+        run(base)
+        os.remove(f"{docs}/install.md")
+        s = json.loads(run(base).stdout)
+        check(s["documents_deleted"] == 0, f"deleted without --delete-missing: {s}")
+        s = json.loads(run(base + ["--delete-missing"]).stdout)
+        check(s["documents_deleted"] == 1 and s["documents_unchanged"] == 1, f"--delete-missing: {s}")
+        listed = json.loads(run([tinyrag, "docs", "list", "--data-dir", kb, "--json"]).stdout)["documents"]
+        check(sorted(os.path.basename(d["source"]) for d in listed) == ["billing.txt", "faq.jsonl"],
+              f"docs after --delete-missing: {listed}")
 
         # A data dir owned by a server (its locks, taken as data_dir_lock.h
         # describes) refuses every command, saying so.
