@@ -405,6 +405,71 @@ TEST(ServerQueueTest, FullQueueIsResourceExhausted) {
   fs::remove_all(dir);
 }
 
+TEST_F(ServerTest, IngestRunsWhileQuestionsAreAnswered) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
+  std::thread asker([&] {
+    Client c(server_->address());
+    while (!stop.load()) {
+      v1::RetrieveRequest r;
+      r.set_question("What does error 809 mean?");
+      r.set_mode(v1::RETRIEVAL_MODE_LEXICAL);
+      v1::RetrieveResponse out;
+      grpc::Status s = c.rag->Retrieve(Context(kReaderKey).get(), r, &out);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_GE(out.passages_size(), 1);
+      EXPECT_EQ(out.passages(0).title(), "VPN error 809");
+      answered.fetch_add(1);
+    }
+  });
+  std::vector<std::vector<std::string>> docs;
+  for (int i = 0; i < 40; ++i) {
+    docs.push_back({"bulk-" + std::to_string(i), "Bulk " + std::to_string(i),
+                    "Printer model " + std::to_string(i) + " needs toner cartridge type " + std::to_string(i % 7) + "."});
+  }
+  v1::IngestResponse r;
+  ASSERT_TRUE(IngestDocs(*client_, kAdminKey, "bulk", docs, &r).ok());
+  stop.store(true);
+  asker.join();
+  ASSERT_EQ(r.results_size(), 40);
+  for (const auto& x : r.results()) EXPECT_EQ(x.status(), v1::DOCUMENT_STATUS_ADDED) << x.error();
+  EXPECT_GE(answered.load(), 1);
+}
+
+// Shutdown lets a generation in flight finish within the drain time.
+TEST(ServerShutdownTest, DrainsCallsInFlight) {
+  const fs::path dir = fs::temp_directory_path() / ("tinyrag_server_drain_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  auto server = server::RagServer::Start(TestConfig(dir));
+  ASSERT_TRUE(server.ok()) << server.status();
+  Client client((*server)->address());
+  v1::IngestResponse ir;
+  ASSERT_TRUE(IngestDocs(client, kAdminKey, "", kDefaultDocs, &ir).ok());
+  grpc::Status status;
+  v1::AskResponse a;
+  std::thread asker([&] {
+    v1::AskRequest q;
+    q.set_question("Tell me about refunds.");
+    q.set_max_tokens(1000);  // seconds of decoding: still running at shutdown
+    status = client.rag->Ask(Context(kAdminKey).get(), q, &a);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto shutdown_start = std::chrono::steady_clock::now();
+  (*server)->Shutdown(std::chrono::seconds(30));
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - shutdown_start).count();
+  asker.join();
+  EXPECT_GT(waited, 0.1) << "the call had finished before the shutdown: nothing was drained";
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(a.tokens().answer_tokens(), 1000);
+  // After shutdown nothing is served.
+  v1::AskResponse b;
+  v1::AskRequest q;
+  q.set_question("refund?");
+  EXPECT_EQ(client.rag->Ask(Context(kAdminKey, 5).get(), q, &b).error_code(), grpc::StatusCode::UNAVAILABLE);
+  server->reset();
+  fs::remove_all(dir);
+}
+
 // Without a decoder the server still answers, extractively.
 TEST(ServerExtractiveOnlyTest, AnswersWithoutADecoder) {
   const fs::path dir = fs::temp_directory_path() / ("tinyrag_server_extractive_" + std::to_string(::getpid()));
