@@ -5,17 +5,18 @@
 
 Ingests three small documents into a temporary data dir with the local CLI,
 starts `tinyrag serve` on a free loopback port with the tiny fixture models
-(DIR/fixtures/models: a BERT encoder and a Qwen2 decoder; their text is
-meaningless, so the checks are about passages, citations and well-formed
-output), waits for its `listening on ADDR` line, then:
+(DIR/fixtures/models: a BERT encoder and a Qwen2 decoder), or without them
+MiniLM- and SmolLM2-135M-shaped random-weight models from `tinyrag mkmodel`
+(the text is meaningless either way, so the checks are about passages,
+citations and well-formed output), waits for its `listening on ADDR` line, then:
   - default: runs `ask --json`, `ask --stream`, an escalated `ask`,
     `escalations list/show/resolve` and `ingest --server`, and checks the
     outputs and that they cite ingested documents;
   - --python-client SCRIPT: runs SCRIPT (the grpcio interoperability client)
     with /usr/bin/python3 against the server and passes on its status.
 The server is stopped at the end, also on failure. Standard library only.
-Exit 0 on success, 1 on a failed check, 77 (skipped) when the fixtures are
-absent (or the Python client skips).
+Exit 0 on success, 1 on a failed check, 77 (skipped) when the Python client
+skips (no Debian grpcio/protobuf).
 """
 import argparse
 import json
@@ -220,16 +221,19 @@ def main():
     parser.add_argument("--startup-timeout", type=float, default=180)
     args = parser.parse_args()
 
-    models = os.path.join(args.shared, "fixtures", "models")
-    encoder = os.path.join(models, "bert-tiny-q8_0.gguf")
-    decoder = os.path.join(models, "qwen2-tiny-q8_0.gguf")
-    if not (os.path.exists(encoder) and os.path.exists(decoder)):
-        print(f"cli_client_check: SKIP: fixture models not found under {models}", file=sys.stderr)
-        return SKIP
-
     env = {k: v for k, v in os.environ.items() if k not in ("TINYRAG_SERVER", "TINYRAG_API_KEY")}
     cli = Cli(args.tinyrag, env)
     with tempfile.TemporaryDirectory(prefix="tinyrag-client-check-") as work:
+        models = os.path.join(args.shared, "fixtures", "models")
+        encoder = os.path.join(models, "bert-tiny-q8_0.gguf")
+        decoder = os.path.join(models, "qwen2-tiny-q8_0.gguf")
+        if not (os.path.exists(encoder) and os.path.exists(decoder)):
+            # No fixtures (a user's machine, CI): random-weight models of real shapes, written here.
+            print(f"cli_client_check: no fixture models under {models}; writing them with mkmodel", file=sys.stderr)
+            encoder = os.path.join(work, "minilm-l6-q8_0.gguf")
+            decoder = os.path.join(work, "smollm2-135m-q8_0.gguf")
+            cli.run("mkmodel", "--preset", "minilm-l6", "--type", "q8_0", "-o", encoder)
+            cli.run("mkmodel", "--preset", "smollm2-135m", "--type", "q8_0", "-o", decoder)
         docs_dir = os.path.join(work, "docs")
         os.makedirs(docs_dir)
         for name, text in DOCUMENTS.items():
@@ -241,6 +245,7 @@ def main():
         check(s["documents_added"] == len(DOCUMENTS), f"local ingest: {s}")
 
         # The fixture decoder's context is 1024 tokens: answers and prompts stay well inside it.
+        # (The server caps the context at the model's.)
         config = os.path.join(work, "serve.yaml")
         with open(config, "w") as f:
             f.write("answer:\n  top_k: 3\n  max_tokens: 32\n  max_max_tokens: 128\n"
