@@ -1,0 +1,87 @@
+// Decode steps over S sequences at once, as the batch scheduler runs them:
+// each sequence first holds a prompt of P tokens, then every step feeds one
+// token per sequence. Reports ms per step and tokens/s summed over the
+// sequences for each S, and the gain over S = 1 measured in the same run.
+//
+//   bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "generate/decoder_context.h"
+#include "generate/decoder_model.h"
+#include "model/thread_pool.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "bench_batch_decode: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Fail("usage: bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8]");
+  const std::string path = argv[1];
+  int threads = 2, prompt = 256, steps = 32;
+  std::vector<int> seqs = {1, 2, 4, 8};
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    bool ok = true;
+    if (flag == "--threads") ok = absl::SimpleAtoi(value, &threads);
+    else if (flag == "--prompt") ok = absl::SimpleAtoi(value, &prompt);
+    else if (flag == "--steps") ok = absl::SimpleAtoi(value, &steps);
+    else if (flag == "--seqs") {
+      seqs.clear();
+      for (absl::string_view s : absl::StrSplit(value, ',')) {
+        int n = 0;
+        ok = ok && absl::SimpleAtoi(s, &n) && n > 0;
+        seqs.push_back(n);
+      }
+    } else ok = false;
+    if (!ok) return Fail("bad flag " + flag + " " + value);
+  }
+  auto model = tinyrag::DecoderModel::Load(path);
+  if (!model.ok()) return Fail(std::string(model.status().message()));
+  tinyrag::ThreadPool pool(threads);
+  const int max_seqs = *std::max_element(seqs.begin(), seqs.end());
+  auto ctx = tinyrag::DecoderContext::Create(
+      **model, {.n_ctx = prompt + steps + 8, .n_seq = max_seqs, .max_batch = std::max<int64_t>(prompt, max_seqs)},
+      &pool);
+  if (!ctx.ok()) return Fail(std::string(ctx.status().message()));
+  const int64_t vocab = (*model)->config().n_vocab;
+  double base_tps = 0;
+  std::printf("{\"model\": \"%s\", \"threads\": %d, \"prompt\": %d, \"steps\": %d, \"levels\": [", path.c_str(), threads,
+              prompt, steps);
+  for (size_t li = 0; li < seqs.size(); ++li) {
+    const int s = seqs[li];
+    // Fill each sequence with its own prompt (ids spread over the vocabulary).
+    for (int q = 0; q < s; ++q) {
+      (*ctx)->TruncateSequence(q, 0);
+      std::vector<tinyrag::BatchToken> batch;
+      for (int t = 0; t < prompt; ++t) {
+        batch.push_back({static_cast<tinyrag::TokenId>((7919 * (t + 1) + 104729 * q) % vocab), q, t + 1 == prompt});
+      }
+      if (auto st = (*ctx)->Decode(batch); !st.ok()) return Fail(std::string(st.message()));
+    }
+    std::vector<tinyrag::BatchToken> step;
+    for (int q = 0; q < s; ++q) step.push_back({static_cast<tinyrag::TokenId>((31 * q + 11) % vocab), q, true});
+    const auto start = std::chrono::steady_clock::now();
+    for (int n = 0; n < steps; ++n) {
+      if (auto st = (*ctx)->Decode(step); !st.ok()) return Fail(std::string(st.message()));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double tps = s * steps / seconds;
+    if (s == seqs.front()) base_tps = tps / s;  // per-sequence rate of the first level
+    std::printf("%s{\"seqs\": %d, \"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"gain_over_one\": %.2f}",
+                li ? ", " : "", s, seconds * 1e3 / steps, tps, tps / base_tps);
+  }
+  std::printf("]}\n");
+  return 0;
+}
