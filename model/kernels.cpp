@@ -220,12 +220,15 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
     }
   };
 
-  if (n == 1) {
-    // Matvec: rows split into a few chunks per thread (dynamic balance).
+  if (n <= 2 * kMaxActs) {
+    // Matvec, or one decode step of up to kMaxActs sequences: one group of
+    // activation rows, weight rows split into a few chunks per thread
+    // (dynamic balance). Small tiles would cost more in scheduling than the
+    // group's arithmetic.
     const int64_t chunks = std::min<int64_t>(w.rows, threads == 1 ? 1 : 8 * threads);
     const int64_t chunk = (w.rows + chunks - 1) / chunks;
     parallel((w.rows + chunk - 1) / chunk, [&](int64_t c) {
-      run_tile(c * chunk, std::min(w.rows, (c + 1) * chunk), 0, 1);
+      run_tile(c * chunk, std::min(w.rows, (c + 1) * chunk), 0, n);
     });
     return absl::OkStatus();
   }
