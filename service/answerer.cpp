@@ -105,6 +105,40 @@ absl::Status CheckUtf8(std::string_view text, std::string_view what) {
   return absl::OkStatus();
 }
 
+RetrieveFn RetrieveWith(const Embedder& embedder, SearchFn search) {
+  return [&embedder, search = std::move(search)](const AnswerRequest& r, int top_k) -> absl::StatusOr<Retrieved> {
+    Retrieved out;
+    auto t = std::chrono::steady_clock::now();
+    auto vector = embedder.Embed(std::vector<std::string>{r.question});
+    if (!vector.ok()) return vector.status();
+    out.embed_seconds = SecondsSince(t);
+    t = std::chrono::steady_clock::now();
+    auto results = search(r.collection, {.query = r.question,
+                           .k = top_k,
+                           .mode = RetrievalMode::kHybrid,
+                           .metadata = r.filters,
+                           .query_vector = std::move(*vector)});
+    if (!results.ok()) return results.status();
+    out.retrieve_seconds = SecondsSince(t);
+    for (RetrievalResult& x : *results) {
+      out.passages.push_back({x.document_id, x.chunk_id, std::move(x.title), std::move(x.source), std::move(x.text),
+                              x.score, x.dense_score, x.lexical_score});
+    }
+    return out;
+  };
+}
+
+EmbedTextsFn EmbedTextsWith(const Embedder& embedder) {
+  return [&embedder](std::span<const std::string> texts) -> absl::StatusOr<std::vector<std::vector<float>>> {
+    auto flat = embedder.Embed(texts);
+    if (!flat.ok()) return flat.status();
+    std::vector<std::vector<float>> rows;
+    const size_t dim = static_cast<size_t>(embedder.dim());
+    for (size_t i = 0; i < texts.size(); ++i) rows.emplace_back(flat->begin() + i * dim, flat->begin() + (i + 1) * dim);
+    return rows;
+  };
+}
+
 std::string_view AnswerModeName(AnswerMode mode) {
   return mode == AnswerMode::kExtractive ? "extractive" : "generative";
 }

@@ -25,6 +25,8 @@
 #include "generate/batch_scheduler.h"
 #include "generate/decoder_context.h"
 #include "generate/generator.h"
+#include "index/embedder.h"
+#include "index/retriever.h"
 #include "index/store.h"
 #include "service/citations.h"
 #include "service/confidence.h"
@@ -71,6 +73,16 @@ struct Retrieved {
 // request.collection with request.filters. Called from the thread that calls
 // Ask, possibly many at once.
 using RetrieveFn = std::function<absl::StatusOr<Retrieved>(const AnswerRequest& request, int top_k)>;
+
+// Searches `collection` (a Retriever's Search, or the server's per-collection lookup).
+using SearchFn = std::function<absl::StatusOr<std::vector<RetrievalResult>>(const std::string& collection,
+                                                                            const RetrievalRequest& request)>;
+// A RetrieveFn that embeds the question with `embedder` and runs a hybrid
+// search of top_k with the request's filters in the request's collection
+// through `search`, timing both steps. `embedder` must outlive the function; thread-safe when search is.
+RetrieveFn RetrieveWith(const Embedder& embedder, SearchFn search);
+// An EmbedTextsFn over `embedder` (which must outlive it); thread-safe.
+EmbedTextsFn EmbedTextsWith(const Embedder& embedder);
 
 struct GenerationCall {
   std::span<const TokenId> prompt;

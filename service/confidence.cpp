@@ -30,16 +30,6 @@ const std::unordered_set<std::string>& StopWords() {
   return words;
 }
 
-double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ab += double{a[i]} * b[i];
-    aa += double{a[i]} * a[i];
-    bb += double{b[i]} * b[i];
-  }
-  if (aa <= 0 || bb <= 0) return 0;
-  return ab / std::sqrt(aa * bb);
-}
 
 double Finite(double v) { return std::isfinite(v) ? v : 0.0; }
 
@@ -89,6 +79,17 @@ void SetGenerationFeatures(std::span<const float> logprobs, bool no_answer, Conf
   f.mean_logprob = logprobs.empty() ? 0 : sum / static_cast<double>(logprobs.size());
   f.min_logprob = lo;
   f.no_answer = no_answer ? 1 : 0;
+}
+
+double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += double{a[i]} * b[i];
+    aa += double{a[i]} * a[i];
+    bb += double{b[i]} * b[i];
+  }
+  if (aa <= 0 || bb <= 0) return 0;
+  return ab / std::sqrt(aa * bb);
 }
 
 std::vector<std::string> ContentWords(std::string_view text) {

@@ -71,6 +71,10 @@ absl::Status SetGroundednessFeatures(std::string_view answer, const ParsedCitati
 // English function words left out. Exposed for tests.
 std::vector<std::string> ContentWords(std::string_view text);
 
+// Cosine similarity of two vectors of the same length (0 when either is all
+// zeros), accumulated in double. Pure.
+double Cosine(const std::vector<float>& a, const std::vector<float>& b);
+
 struct ConfidenceScore {
   double confidence = 0;  // sigmoid(logit), in [0, 1]
   double logit = 0;       // bias + sum of contributions

@@ -139,17 +139,6 @@ bool EndsSentence(std::string_view s) {
 // says what the following sentences are about but answers nothing itself.
 bool IsHeadingLine(std::string_view s) { return !EndsSentence(s) && CountWords(s) <= 6; }
 
-double Cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    ab += double{a[i]} * b[i];
-    aa += double{a[i]} * a[i];
-    bb += double{b[i]} * b[i];
-  }
-  if (aa <= 0 || bb <= 0) return 0;
-  return ab / std::sqrt(aa * bb);
-}
-
 struct Candidate {
   ScoredSentence scored;
   std::set<std::string> words;    // the sentence's own

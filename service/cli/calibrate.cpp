@@ -149,32 +149,10 @@ int RunCalibrate(const CalibrateArgs& args) {
   auto prompt = PromptBuilder::Create((*model)->tokenizer(), DetectChatFormat(chat_template), {.n_ctx = n_ctx});
   if (!prompt.ok()) return ReportError(prompt.status());
 
-  const Embedder& embed = embedder;
   const Retriever& search = **retriever;
-  RetrieveFn retrieve = [&](const AnswerRequest& r, int top_k) -> absl::StatusOr<Retrieved> {
-    Retrieved out;
-    auto t = std::chrono::steady_clock::now();
-    auto vector = embed.Embed(std::vector<std::string>{r.question});
-    if (!vector.ok()) return vector.status();
-    out.embed_seconds = Since(t);
-    t = std::chrono::steady_clock::now();
-    auto results = search.Search({.query = r.question, .k = top_k, .query_vector = std::move(*vector)});
-    if (!results.ok()) return results.status();
-    out.retrieve_seconds = Since(t);
-    for (RetrievalResult& x : *results) {
-      out.passages.push_back({x.document_id, x.chunk_id, std::move(x.title), std::move(x.source), std::move(x.text),
-                              x.score, x.dense_score, x.lexical_score});
-    }
-    return out;
-  };
-  EmbedTextsFn embed_texts = [&](std::span<const std::string> texts) -> absl::StatusOr<std::vector<std::vector<float>>> {
-    auto flat = embed.Embed(texts);
-    if (!flat.ok()) return flat.status();
-    std::vector<std::vector<float>> rows;
-    const size_t dim = static_cast<size_t>(embed.dim());
-    for (size_t i = 0; i < texts.size(); ++i) rows.emplace_back(flat->begin() + i * dim, flat->begin() + (i + 1) * dim);
-    return rows;
-  };
+  RetrieveFn retrieve =
+      RetrieveWith(embedder, [&search](const std::string&, const RetrievalRequest& r) { return search.Search(r); });
+  EmbedTextsFn embed_texts = EmbedTextsWith(embedder);
   // The answerer's own confidence is not used here: only its features are.
   auto answerer = Answerer::Create(*prompt, retrieve, generator.AsFunction(), ConfidenceModel{}, embed_texts,
                                    {.default_top_k = args.top_k,

@@ -80,18 +80,12 @@ absl::StatusOr<std::unique_ptr<RagEngine>> RagEngine::Create(const ServerConfig&
   auto confidence = LoadConfidenceModel(config);
   if (!confidence.ok()) return confidence.status();
 
-  RagEngine* self = e.get();
-  RetrieveFn retrieve = [self](const AnswerRequest& r, int top_k) { return self->RetrievePassages(r, top_k); };
-  EmbedTextsFn embed_texts =
-      [self](std::span<const std::string> texts) -> absl::StatusOr<std::vector<std::vector<float>>> {
-    const EncoderEmbedder& embedder = self->knowledge_->embedder();
-    auto flat = embedder.Embed(texts);
-    if (!flat.ok()) return flat.status();
-    std::vector<std::vector<float>> rows;
-    const size_t dim = static_cast<size_t>(embedder.dim());
-    for (size_t i = 0; i < texts.size(); ++i) rows.emplace_back(flat->begin() + i * dim, flat->begin() + (i + 1) * dim);
-    return rows;
-  };
+  ServerKnowledgeBase* knowledge = e->knowledge_.get();
+  RetrieveFn retrieve = RetrieveWith(knowledge->embedder(), [knowledge](const std::string& collection,
+                                                                         const RetrievalRequest& r) {
+    return knowledge->Search(collection, r);
+  });
+  EmbedTextsFn embed_texts = EmbedTextsWith(knowledge->embedder());
   AnswererOptions answer_options = config.answer;
   answer_options.default_mode =
       config.answer_mode == ConfiguredAnswerMode::kExtractive ? AnswerMode::kExtractive : AnswerMode::kGenerative;
@@ -138,27 +132,6 @@ RagEngine::~RagEngine() {
   generator_.reset();
   scheduler_.reset();
   webhook_.reset();
-}
-
-absl::StatusOr<Retrieved> RagEngine::RetrievePassages(const AnswerRequest& request, int top_k) {
-  Retrieved out;
-  auto t = std::chrono::steady_clock::now();
-  auto vector = knowledge_->embedder().Embed(std::vector<std::string>{request.question});
-  if (!vector.ok()) return vector.status();
-  out.embed_seconds = Since(t);
-  t = std::chrono::steady_clock::now();
-  auto results = knowledge_->Search(request.collection, {.query = request.question,
-                                                         .k = top_k,
-                                                         .mode = RetrievalMode::kHybrid,
-                                                         .metadata = request.filters,
-                                                         .query_vector = std::move(*vector)});
-  if (!results.ok()) return results.status();
-  out.retrieve_seconds = Since(t);
-  for (RetrievalResult& x : *results) {
-    out.passages.push_back({x.document_id, x.chunk_id, std::move(x.title), std::move(x.source), std::move(x.text),
-                            x.score, x.dense_score, x.lexical_score});
-  }
-  return out;
 }
 
 absl::StatusOr<AskOutcome> RagEngine::Ask(const AnswerRequest& request, const std::string& request_id) {

@@ -90,7 +90,6 @@ class RagEngine {
 
  private:
   explicit RagEngine(ServerConfig config) : config_(std::move(config)) {}
-  absl::StatusOr<Retrieved> RetrievePassages(const AnswerRequest& request, int top_k);
 
   const ServerConfig config_;
   ModelId encoder_id_;

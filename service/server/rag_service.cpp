@@ -54,9 +54,11 @@ struct PreparedAsk {
   Clock::time_point admitted;
 };
 
-// Authentication, access and validation for Ask and AskStream (no I/O).
+// Parsing, authentication, access and validation for Ask and AskStream (no I/O).
 absl::StatusOr<PreparedAsk> PrepareAsk(const ServiceContext& s, const grpc::CallbackServerContext& ctx,
-                                       const v1::AskRequest& in, CallTimer& timer) {
+                                       const grpc::ByteBuffer& raw, CallTimer& timer) {
+  v1::AskRequest in;
+  if (absl::Status parsed = ParseRequest(raw, in); !parsed.ok()) return parsed;
   auto principal = Authenticate(s, ctx);
   if (!principal.ok()) return principal.status();
   timer.key_name = principal->key_name;
@@ -116,9 +118,7 @@ class AskReactor final : public grpc::ServerUnaryReactor {
   AskReactor(const ServiceContext& s, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
              grpc::ByteBuffer* out)
       : s_(s), timer_(s.hooks, "Ask"), out_(out) {
-    v1::AskRequest request;
-    absl::Status parsed = ParseRequest(*in, request);
-    absl::StatusOr<PreparedAsk> prepared = parsed.ok() ? PrepareAsk(s, *ctx, request, timer_) : parsed;
+    absl::StatusOr<PreparedAsk> prepared = PrepareAsk(s, *ctx, *in, timer_);
     if (!prepared.ok()) {
       Finish(timer_.Done(ToGrpcStatus(prepared.status())));
       return;
@@ -156,9 +156,7 @@ class AskStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
  public:
   AskStreamReactor(const ServiceContext& s, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in)
       : s_(s), timer_(s.hooks, "AskStream") {
-    v1::AskRequest request;
-    absl::Status parsed = ParseRequest(*in, request);
-    absl::StatusOr<PreparedAsk> prepared = parsed.ok() ? PrepareAsk(s, *ctx, request, timer_) : parsed;
+    absl::StatusOr<PreparedAsk> prepared = PrepareAsk(s, *ctx, *in, timer_);
     if (!prepared.ok()) {
       Finish(timer_.Done(ToGrpcStatus(prepared.status())));
       return;
