@@ -82,6 +82,7 @@ absl::StatusOr<std::vector<IngestOutcome>> ServerKnowledgeBase::Ingest(const std
   }
   auto summary = c.ingestor->IngestDocuments(documents);
   if (!summary.ok()) return summary.status();
+  c.saved_change = c.index->last_change();  // the ingestor saves the index at the end of every run
   for (const IngestFailure& f : summary->failures) {
     for (size_t i = 0; i < documents.size(); ++i) {
       if (documents[i].source == f.source && out[i].status != IngestOutcome::Status::kFailed) {

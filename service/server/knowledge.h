@@ -57,7 +57,8 @@ class ServerKnowledgeBase {
                                                       const RetrievalRequest& request);
 
   // Ingests `documents` into `collection` (created with the encoder's identity
-  // when missing), one outcome per document in order. FailedPrecondition when
+  // when missing), one outcome per document in order; the index is saved
+  // before this returns (by the Ingestor). FailedPrecondition when
   // the collection belongs to another encoder; store, index and embedder
   // errors that fail the whole batch as they come.
   absl::StatusOr<std::vector<IngestOutcome>> Ingest(const std::string& collection,

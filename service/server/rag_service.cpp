@@ -376,12 +376,6 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::IngestRequest> {
       StartRead(&message_);
       return;
     }
-    if (collection_) {
-      if (absl::Status saved = s_.engine->knowledge().SaveIndexes(); !saved.ok()) {
-        Finish(timer_.Done(ToGrpcStatus(saved)));
-        return;
-      }
-    }
     out_->set_seconds(std::chrono::duration<double>(Clock::now() - start_).count());
     Finish(timer_.Done(grpc::Status::OK));
   }
