@@ -103,10 +103,11 @@ std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols, bo
   return m;
 }
 
+// `n` activation rows at once: n > 1 is one decode step of n sequences.
 void RunMatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int threads,
-               CpuLevel level, bool hot) {
+               CpuLevel level, bool hot, int64_t n = 1) {
   const std::unique_ptr<Matrix> m = MakeMatrix(type, rows, cols, hot);
-  std::vector<float> x(cols), y(rows);
+  std::vector<float> x(n * cols), y(n * rows);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : x) v = normal(rng);
@@ -116,8 +117,8 @@ void RunMatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t col
   int64_t copy = 0;
   for (auto _ : state) {
     const WeightView w = DenseWeights(type, rows, cols, m->data.data() + copy * m->matrix_bytes);
-    if (!MatVec(w, x.data(), y.data(), &pool, opt).ok()) {
-      state.SkipWithError("MatVec failed");
+    if (!MatMul(w, x.data(), n, y.data(), &pool, opt).ok()) {
+      state.SkipWithError("MatMul failed");
       return;
     }
     benchmark::DoNotOptimize(y.data());
@@ -168,6 +169,21 @@ void RegisterAll() {
   }
   for (GgmlType type : others) {
     for (int threads : {1, 2}) add(type, shapes[1], threads, top);
+  }
+  // One decode step of n sequences, weights in cache, one thread: the cost
+  // each further sequence adds once the weights are read (the batching gain).
+  const GgmlType batched[] = {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ4_K,
+                              GgmlType::kQ6_K};
+  for (GgmlType type : batched) {
+    const Shape s = Traits(type).block_elems == 256 ? shapes[1] : shapes[0];
+    for (int64_t n : {1, 2, 4, 8}) {
+      const std::string name = "decode_batch_hot/" + std::string(TypeName(type)) + "/" +
+                               std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/n" +
+                               std::to_string(n) + "/t1";
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+        RunMatVec(st, type, s.rows, s.cols, 1, top, true, n);
+      })->UseRealTime()->MinTime(0.5);
+    }
   }
 }
 

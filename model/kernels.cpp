@@ -3,6 +3,7 @@
 #include "model/kernels.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,10 @@ const Tables& GetTables() {
       kernels::FillAvx2FloatKernels(t.level[1]);
     }
     // The AVX-512 quant kernels are written around VPDPBUSD.
-    if (f.avx512 && f.avx512_vnni) kernels::FillAvx512QuantKernels(t.level[2]);
+    if (f.avx512 && f.avx512_vnni) {
+      kernels::FillAvx512QuantKernels(t.level[2]);
+      kernels::FillAvx512QuadKernels(t.level[2]);
+    }
     if (f.avx512) kernels::FillAvx512FloatKernels(t.level[2]);
     return t;
   }();
@@ -55,19 +59,24 @@ CpuLevel CapLevel(const KernelOptions& o) {
   return o.max_level && *o.max_level < active ? *o.max_level : active;
 }
 
+struct RowKernel {
+  RowDotFn fn = nullptr;
+  bool quads = false;  // reads ActQuad32 activation rows
+};
+
 // The kernel for (type, mode) at the highest level <= cap that has one.
-RowDotFn FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel* used) {
+RowKernel FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel* used) {
   const Tables& t = GetTables();
   const int id = static_cast<int>(type);
   for (int l = static_cast<int>(cap); l >= 0; --l) {
     const kernels::TypeKernels& k = t.level[l][id];
-    RowDotFn fn = mode == ActivationMode::kQ8 ? k.q8 : k.f32;
-    if (fn != nullptr) {
+    const bool q8 = mode == ActivationMode::kQ8;
+    if (RowDotFn fn = q8 ? k.q8 : k.f32; fn != nullptr) {
       if (used) *used = static_cast<CpuLevel>(l);
-      return fn;
+      return {fn, q8 && k.q8_quads};
     }
   }
-  return nullptr;
+  return {};
 }
 
 // Per-thread scratch for quantized activations; grows to the largest call.
@@ -94,6 +103,20 @@ int LevelOffset32(GgmlType type) {
     case GgmlType::kQ8_0:
     case GgmlType::kIQ4_NL: return 128;
     default: return 0;
+  }
+}
+
+void InterleaveQuads(const ActBlock32* blocks, int64_t nb, int offset, ActQuad32* out) {
+  for (int64_t q = 0; q < (nb + 3) / 4; ++q) {
+    ActQuad32& quad = out[q];
+    quad = ActQuad32{};
+    for (int64_t j = 0; j < 4 && 4 * q + j < nb; ++j) {
+      const ActBlock32& b = blocks[4 * q + j];
+      for (int k = 0; k < 4; ++k) std::memcpy(quad.qs[k] + 8 * j, b.qs + 8 * k, 8);
+      quad.bias[2 * j] = quad.bias[2 * j + 1] = -(offset / 2) * b.sum;
+      quad.d[2 * j] = quad.d[2 * j + 1] = b.d;
+      quad.s[j] = b.s;
+    }
   }
 }
 
@@ -160,7 +183,8 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
       return absl::OkStatus();
     }
   }
-  RowDotFn fn = FindKernel(w.type, mode, cap, nullptr);
+  const RowKernel kernel = FindKernel(w.type, mode, cap, nullptr);
+  const RowDotFn fn = kernel.fn;
   const int threads = pool ? pool->num_threads() : 1;
   auto parallel = [&](int64_t tasks, auto&& body) {
     if (pool) {
@@ -175,23 +199,33 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
   int64_t act_stride = w.cols * static_cast<int64_t>(sizeof(float));
   if (mode == ActivationMode::kQ8) {
     const bool k = UsesSuperBlocks(w.type);
+    const int64_t nb = w.cols / kQK;
+    const int64_t block_row_bytes = nb * static_cast<int64_t>(sizeof(ActBlock32));
     act_stride = k ? (w.cols / kQK_K) * static_cast<int64_t>(sizeof(BlockQ8_K))
-                   : (w.cols / kQK) * static_cast<int64_t>(sizeof(ActBlock32));
+                   : kernel.quads ? (nb + 3) / 4 * static_cast<int64_t>(sizeof(kernels::ActQuad32))
+                                  : block_row_bytes;
+    // Quads are built from ActBlock32 rows kept after them in the scratch.
+    const int64_t bytes = n * act_stride + (kernel.quads ? n * block_row_bytes : 0);
     std::vector<uint8_t>& scratch = ActScratch();
-    if (static_cast<int64_t>(scratch.size()) < n * act_stride + 64) scratch.resize(n * act_stride + 64);
-    // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines.
+    if (static_cast<int64_t>(scratch.size()) < bytes + 64) scratch.resize(bytes + 64);
+    // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines
+    // (and ActQuad32 needs it).
     uint8_t* base = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
     const kernels::ActivationQuantizers& quant = kernels::ActivationQuantizersFor(cap);
+    const int offset = kernels::LevelOffset32(w.type);
     auto quantize_row = [&](int64_t i) {
       const float* xi = x + i * w.cols;
       uint8_t* dst = base + i * act_stride;
       if (k) {
         quant.super_block(xi, w.cols, reinterpret_cast<BlockQ8_K*>(dst));
+      } else if (kernel.quads) {
+        auto* blocks = reinterpret_cast<ActBlock32*>(base + n * act_stride + i * block_row_bytes);
+        quant.block32(xi, w.cols, blocks);
+        kernels::InterleaveQuads(blocks, nb, offset, reinterpret_cast<kernels::ActQuad32*>(dst));
       } else {
         auto* blocks = reinterpret_cast<ActBlock32*>(dst);
         quant.block32(xi, w.cols, blocks);
-        const int offset = kernels::LevelOffset32(w.type);
-        for (int64_t b = 0; b < w.cols / kQK; ++b) blocks[b].lane_bias = -(offset / 8) * blocks[b].sum;
+        for (int64_t b = 0; b < nb; ++b) blocks[b].lane_bias = -(offset / 8) * blocks[b].sum;
       }
     };
     if (n == 1) {

@@ -25,6 +25,8 @@ using RowDotFn = void (*)(const void* w, const void* const* acts, int na, int64_
 struct TypeKernels {
   RowDotFn f32 = nullptr;
   RowDotFn q8 = nullptr;
+  // The q8 kernel reads ActQuad32 rows instead of ActBlock32 ones.
+  bool q8_quads = false;
 };
 
 // Indexed by the GgmlType value.
@@ -37,6 +39,9 @@ void FillAvx2QuantKernels(KernelTable& table);
 void FillAvx2FloatKernels(KernelTable& table);
 void FillAvx512QuantKernels(KernelTable& table);
 void FillAvx512FloatKernels(KernelTable& table);
+// Replaces the 32-value types' q8 kernels with the quad kernels (call after
+// FillAvx512QuantKernels, on a CPU with AVX-512 VNNI).
+void FillAvx512QuadKernels(KernelTable& table);
 
 // The offset between the unsigned levels the 32-value decoders produce
 // (DecodeUnsigned in kernels_quant_blocks.inc) and the signed ones: 8 for
@@ -53,6 +58,21 @@ void FillAvx2ActivationQuantizers(ActivationQuantizers& q);
 
 // The quantizers MatVec/MatMul use at `level` (the best one <= level).
 const ActivationQuantizers& ActivationQuantizersFor(CpuLevel level);
+
+// Four consecutive 32-value activation blocks, interleaved for the quad row
+// kernels (kernels_quad_avx512.cpp): in each 32-byte vector, int32 lanes 2j
+// and 2j+1 belong to block j, as in the kernels' decoded weights.
+struct alignas(64) ActQuad32 {
+  int8_t qs[4][32];  // qs[k]: values 8k..8k+7 of block 0, then of blocks 1, 2, 3
+  int32_t bias[8];   // lanes 2j, 2j+1: -(offset / 2) * (block j's sum)
+  float d[8];        // lanes 2j, 2j+1: block j's scale
+  float s[4];        // block j's Q8_1 sum term (weight types with a min)
+};
+static_assert(sizeof(ActQuad32) == 256);
+
+// Rearranges `nb` quantized blocks into (nb + 3) / 4 quads at `out`; blocks
+// past nb are zeros. `offset` is the weights' level offset (LevelOffset32).
+void InterleaveQuads(const ActBlock32* blocks, int64_t nb, int offset, ActQuad32* out);
 
 // ---- Panel kernels: prefill-sized MatMul on AVX-512 VNNI ---------------------
 // (kernels_panel_avx512.cpp; driven by kernels_panel.cpp.)
