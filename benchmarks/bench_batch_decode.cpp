@@ -2,8 +2,10 @@
 // each sequence first holds a prompt of P tokens, then every step feeds one
 // token per sequence. Reports ms per step and tokens/s summed over the
 // sequences for each S, and the gain over S = 1 measured in the same run.
+// The levels run in R interleaved rounds and each reports its median round,
+// so a burst of other work on the machine moves one round, not the ratio.
 //
-//   bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8]
+//   bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8] [--rounds R]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "generate/decoder_context.h"
@@ -27,9 +30,11 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return Fail("usage: bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8]");
+  if (argc < 2) {
+    return Fail("usage: bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8] [--rounds R]");
+  }
   const std::string path = argv[1];
-  int threads = 2, prompt = 256, steps = 32;
+  int threads = 2, prompt = 256, steps = 32, rounds = 3;
   std::vector<int> seqs = {1, 2, 4, 8};
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
@@ -37,6 +42,7 @@ int main(int argc, char** argv) {
     if (flag == "--threads") ok = absl::SimpleAtoi(value, &threads);
     else if (flag == "--prompt") ok = absl::SimpleAtoi(value, &prompt);
     else if (flag == "--steps") ok = absl::SimpleAtoi(value, &steps);
+    else if (flag == "--rounds") ok = absl::SimpleAtoi(value, &rounds) && rounds > 0;
     else if (flag == "--seqs") {
       seqs.clear();
       for (absl::string_view s : absl::StrSplit(value, ',')) {
@@ -56,31 +62,44 @@ int main(int argc, char** argv) {
       &pool);
   if (!ctx.ok()) return Fail(std::string(ctx.status().message()));
   const int64_t vocab = (*model)->config().n_vocab;
-  double base_tps = 0;
-  std::printf("{\"model\": \"%s\", \"threads\": %d, \"prompt\": %d, \"steps\": %d, \"levels\": [", path.c_str(), threads,
-              prompt, steps);
-  for (size_t li = 0; li < seqs.size(); ++li) {
-    const int s = seqs[li];
-    // Fill each sequence with its own prompt (ids spread over the vocabulary).
+  // Seconds of `steps` decode steps over s sequences, after filling their prompts.
+  auto run_level = [&](int s) -> absl::StatusOr<double> {
     for (int q = 0; q < s; ++q) {
       (*ctx)->TruncateSequence(q, 0);
       std::vector<tinyrag::BatchToken> batch;
       for (int t = 0; t < prompt; ++t) {
         batch.push_back({static_cast<tinyrag::TokenId>((7919 * (t + 1) + 104729 * q) % vocab), q, t + 1 == prompt});
       }
-      if (auto st = (*ctx)->Decode(batch); !st.ok()) return Fail(std::string(st.message()));
+      if (auto st = (*ctx)->Decode(batch); !st.ok()) return st;
     }
     std::vector<tinyrag::BatchToken> step;
     for (int q = 0; q < s; ++q) step.push_back({static_cast<tinyrag::TokenId>((31 * q + 11) % vocab), q, true});
     const auto start = std::chrono::steady_clock::now();
     for (int n = 0; n < steps; ++n) {
-      if (auto st = (*ctx)->Decode(step); !st.ok()) return Fail(std::string(st.message()));
+      if (auto st = (*ctx)->Decode(step); !st.ok()) return st;
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double tps = s * steps / seconds;
-    if (s == seqs.front()) base_tps = tps / s;  // per-sequence rate of the first level
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  std::vector<std::vector<double>> seconds(seqs.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t li = 0; li < seqs.size(); ++li) {
+      auto t = run_level(seqs[li]);
+      if (!t.ok()) return Fail(std::string(t.status().message()));
+      seconds[li].push_back(*t);
+    }
+  }
+  std::printf("{\"model\": \"%s\", \"threads\": %d, \"prompt\": %d, \"steps\": %d, \"rounds\": %d, \"levels\": [",
+              path.c_str(), threads, prompt, steps, rounds);
+  double base_tps = 0;
+  for (size_t li = 0; li < seqs.size(); ++li) {
+    std::vector<double>& t = seconds[li];
+    std::sort(t.begin(), t.end());
+    const double median = t[t.size() / 2];
+    const int s = seqs[li];
+    const double tps = s * steps / median;
+    if (li == 0) base_tps = tps / s;  // per-sequence rate of the first level
     std::printf("%s{\"seqs\": %d, \"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"gain_over_one\": %.2f}",
-                li ? ", " : "", s, seconds * 1e3 / steps, tps, tps / base_tps);
+                li ? ", " : "", s, median * 1e3 / steps, tps, tps / base_tps);
   }
   std::printf("]}\n");
   return 0;

@@ -4,6 +4,7 @@
 // are converted once and accumulated into outputs held in registers.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "generate/attention.h"
@@ -120,17 +121,23 @@ void AttendAvx2(const Args& a) {
   auto scores = [&](int m) { return a.scratch + static_cast<int64_t>(m) * l8; };
 
   // Scores of every query against every position the block needs (row i only
-  // uses the first len + i), four queries per pass over the keys.
-  int m = 0;
-  for (; m + 4 <= n_queries; m += 4) {
-    const float* q[4] = {query(m), query(m + 1), query(m + 2), query(m + 3)};
-    float* s[4] = {scores(m), scores(m + 1), scores(m + 2), scores(m + 3)};
-    ScoreQueries<4>(q, hd, kt, l8 / 8, a.scale, s);
-  }
-  for (; m < n_queries; ++m) {
-    const float* q[1] = {query(m)};
-    float* s[1] = {scores(m)};
-    ScoreQueries<1>(q, hd, kt, l8 / 8, a.scale, s);
+  // uses the first len + i), up to four queries per pass over the keys: each
+  // query is one chain of dependent FMAs, so a pass is as slow for one query
+  // as for four (every query's arithmetic is the same in any group).
+  const float* q[4];
+  float* s[4];
+  for (int m = 0; m < n_queries; m += 4) {
+    const int group = std::min(4, n_queries - m);
+    for (int u = 0; u < group; ++u) {
+      q[u] = query(m + u);
+      s[u] = scores(m + u);
+    }
+    switch (group) {
+      case 4: ScoreQueries<4>(q, hd, kt, l8 / 8, a.scale, s); break;
+      case 3: ScoreQueries<3>(q, hd, kt, l8 / 8, a.scale, s); break;
+      case 2: ScoreQueries<2>(q, hd, kt, l8 / 8, a.scale, s); break;
+      default: ScoreQueries<1>(q, hd, kt, l8 / 8, a.scale, s); break;
+    }
   }
 
   for (int r = 0; r < a.n_rows; ++r) {

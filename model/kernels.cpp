@@ -61,7 +61,8 @@ CpuLevel CapLevel(const KernelOptions& o) {
 
 struct RowKernel {
   RowDotFn fn = nullptr;
-  bool quads = false;  // reads ActQuad32 activation rows
+  kernels::RowsDotFn rows = nullptr;  // may be null
+  bool quads = false;                 // reads ActQuad32 activation rows
 };
 
 // The kernel for (type, mode) at the highest level <= cap that has one.
@@ -73,7 +74,7 @@ RowKernel FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel*
     const bool q8 = mode == ActivationMode::kQ8;
     if (RowDotFn fn = q8 ? k.q8 : k.f32; fn != nullptr) {
       if (used) *used = static_cast<CpuLevel>(l);
-      return {fn, q8 && k.q8_quads};
+      return {fn, q8 ? k.q8_rows : nullptr, q8 && k.q8_quads};
     }
   }
   return {};
@@ -247,6 +248,10 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
     for (int64_t ig = i0; ig < i1; ig += kMaxActs) {
       const int na = static_cast<int>(std::min<int64_t>(kMaxActs, i1 - ig));
       for (int a = 0; a < na; ++a) acts[a] = abase + (ig + a) * act_stride;
+      if (kernel.rows) {
+        kernel.rows(w, r0, r1, acts, na, y + ig * w.rows, w.rows);
+        continue;
+      }
       for (int64_t r = r0; r < r1; ++r) {
         fn(wbase + r * w.row_stride, acts, na, w.cols, out);
         for (int a = 0; a < na; ++a) y[(ig + a) * w.rows + r] = out[a];

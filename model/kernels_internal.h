@@ -22,9 +22,15 @@ inline constexpr int kMaxActs = 4;
 using RowDotFn = void (*)(const void* w, const void* const* acts, int na, int64_t cols,
                           float* out);
 
+// As RowDotFn for rows [r0, r1) of w in one call: y[a * y_stride + r] =
+// dot(row r, acts[a]). Saves a call and its setup per row where rows are short.
+using RowsDotFn = void (*)(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, int na,
+                           float* y, int64_t y_stride);
+
 struct TypeKernels {
   RowDotFn f32 = nullptr;
   RowDotFn q8 = nullptr;
+  RowsDotFn q8_rows = nullptr;  // optional; computes what q8 does, row by row
   // The q8 kernel reads ActQuad32 rows instead of ActBlock32 ones.
   bool q8_quads = false;
 };

@@ -141,10 +141,33 @@ inline __m128 Mins4(const typename T::Block* b) {
   }
 }
 
+// Row sums of up to four accumulators, each as ((l0 + l2) + (l1 + l3)) +
+// ((l4 + l6) + (l5 + l7)) over its lanes: the same additions for every count,
+// so a row's result does not depend on how many rows share the call.
+template <int NA>
+inline void ReduceRows(const __m256* acc, float* out) {
+  if constexpr (NA == 1) {
+    const __m256 t = _mm256_add_ps(acc[0], _mm256_permute_ps(acc[0], 0x4E));
+    const __m256 u = _mm256_add_ps(t, _mm256_permute_ps(t, 0xB1));
+    out[0] = _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1)));
+  } else {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 a = acc[0], b = acc[1], c = NA > 2 ? acc[2] : zero, d = NA > 3 ? acc[3] : zero;
+    const __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+    const __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+    const __m256d abd = _mm256_castps_pd(ab), cdd = _mm256_castps_pd(cd);
+    const __m256 s = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(abd, cdd)),
+                                   _mm256_castpd_ps(_mm256_unpackhi_pd(abd, cdd)));
+    alignas(16) float sums[4];
+    _mm_store_ps(sums, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
+    for (int i = 0; i < NA; ++i) out[i] = sums[i];
+  }
+}
+
 // Two accumulator chains per row (quad q -> chain q % 2), added at the end:
 // one dependent FMA per quad would wait on its latency.
 template <class T, int NA>
-void QuadImpl(const void* w, const void* const* acts, int64_t cols, float* out) {
+__attribute__((always_inline)) inline void QuadImpl(const void* w, const void* const* acts, int64_t cols, float* out) {
   using Block = typename T::Block;
   const Block* blocks = static_cast<const Block*>(w);
   const ActQuad32* y[NA];
@@ -190,14 +213,41 @@ void QuadImpl(const void* w, const void* const* acts, int64_t cols, float* out) 
     }
     step(b, q, q % 2 == 0 ? acc0 : acc1);
   }
-  for (int a = 0; a < NA; ++a) {
-    float m = 0.0f;
-    if constexpr (T::kHasMin) {
+  __m256 sum[NA];
+  for (int a = 0; a < NA; ++a) sum[a] = _mm256_add_ps(acc0[a], acc1[a]);
+  ReduceRows<NA>(sum, out);
+  if constexpr (T::kHasMin) {
+    for (int a = 0; a < NA; ++a) {
       __m128 s = _mm_add_ps(min_acc[a], _mm_movehl_ps(min_acc[a], min_acc[a]));
       s = _mm_add_ss(s, _mm_movehdup_ps(s));
-      m = _mm_cvtss_f32(s);
+      out[a] += _mm_cvtss_f32(s);
     }
-    out[a] = HsumF32(_mm256_add_ps(acc0[a], acc1[a])) + m;
+  }
+}
+
+template <class T, int NA>
+void QuadRowsImpl(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, float* y,
+                  int64_t y_stride) {
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  float out[NA];
+  for (int64_t r = r0; r < r1; ++r) {
+    QuadImpl<T, NA>(base + r * w.row_stride, acts, w.cols, out);
+    for (int a = 0; a < NA; ++a) y[a * y_stride + r] = out[a];
+  }
+}
+
+template <class T>
+void QuadRows(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, int na, float* y,
+              int64_t y_stride) {
+  switch (na) {
+    case 1:
+      return QuadRowsImpl<T, 1>(w, r0, r1, acts, y, y_stride);
+    case 2:
+      return QuadRowsImpl<T, 2>(w, r0, r1, acts, y, y_stride);
+    case 3:
+      return QuadRowsImpl<T, 3>(w, r0, r1, acts, y, y_stride);
+    default:
+      return QuadRowsImpl<T, 4>(w, r0, r1, acts, y, y_stride);
   }
 }
 
@@ -218,16 +268,18 @@ void Quad(const void* w, const void* const* acts, int na, int64_t cols, float* o
 }  // namespace
 
 void FillAvx512QuadKernels(KernelTable& t) {
-  auto set = [&](GgmlType type, RowDotFn fn) {
-    t[static_cast<int>(type)].q8 = fn;
-    t[static_cast<int>(type)].q8_quads = true;
+  auto set = [&](GgmlType type, RowDotFn fn, RowsDotFn rows) {
+    TypeKernels& k = t[static_cast<int>(type)];
+    k.q8 = fn;
+    k.q8_rows = rows;
+    k.q8_quads = true;
   };
-  set(GgmlType::kQ4_0, &Quad<Quad4_0>);
-  set(GgmlType::kQ4_1, &Quad<Quad4_1>);
-  set(GgmlType::kQ5_0, &Quad<Quad5_0>);
-  set(GgmlType::kQ5_1, &Quad<Quad5_1>);
-  set(GgmlType::kQ8_0, &Quad<Quad8_0>);
-  set(GgmlType::kIQ4_NL, &Quad<QuadIQ4_NL>);
+  set(GgmlType::kQ4_0, &Quad<Quad4_0>, &QuadRows<Quad4_0>);
+  set(GgmlType::kQ4_1, &Quad<Quad4_1>, &QuadRows<Quad4_1>);
+  set(GgmlType::kQ5_0, &Quad<Quad5_0>, &QuadRows<Quad5_0>);
+  set(GgmlType::kQ5_1, &Quad<Quad5_1>, &QuadRows<Quad5_1>);
+  set(GgmlType::kQ8_0, &Quad<Quad8_0>, &QuadRows<Quad8_0>);
+  set(GgmlType::kIQ4_NL, &Quad<QuadIQ4_NL>, &QuadRows<QuadIQ4_NL>);
 }
 
 }  // namespace tinyrag::kernels
