@@ -19,8 +19,11 @@ struct BatchScheduler::Slot {
   int seq = 0;
   std::unique_ptr<Pending> request;          // null when the slot is free
   std::optional<internal::SequenceRun> run;  // lives while request does (holds references into it)
+  bool prefilling = false;                   // prompt tokens from prefill_at on are not in the cache yet
+  size_t prefill_at = 0;
+  uint64_t admitted = 0;                     // admission order: the oldest prefill goes first
   bool wants_forward = false;                // its last sampled token needs a forward pass
-  std::chrono::steady_clock::time_point decode_start;
+  std::chrono::steady_clock::time_point prefill_start, decode_start;
 };
 
 BatchScheduler::BatchScheduler(DecoderContext& ctx) : ctx_(ctx) {}
@@ -64,41 +67,56 @@ std::future<absl::StatusOr<GenerateResult>> BatchScheduler::Submit(std::vector<T
 
 bool BatchScheduler::Admit(Slot& slot) {
   Pending& r = *slot.request;
-  auto fail = [&](absl::Status status) {
-    r.promise.set_value(std::move(status));
-    slot.run.reset();
-    slot.request.reset();
-    return false;
-  };
-  if (r.prompt.empty()) return fail(absl::InvalidArgumentError("Generate: empty prompt"));
+  if (r.prompt.empty()) return Fail(slot, absl::InvalidArgumentError("Generate: empty prompt"));
   if (static_cast<int64_t>(r.prompt.size()) > ctx_.n_ctx()) {
-    return fail(absl::OutOfRangeError(
-        absl::StrCat("prompt of ", r.prompt.size(), " tokens exceeds the context length ", ctx_.n_ctx())));
+    return Fail(slot, absl::OutOfRangeError(
+                          absl::StrCat("prompt of ", r.prompt.size(), " tokens exceeds the context length ", ctx_.n_ctx())));
   }
   slot.run.emplace(ctx_.model().tokenizer(), slot.seq, r.prompt, r.options);
-  const auto start = std::chrono::steady_clock::now();
+  slot.prefill_start = std::chrono::steady_clock::now();
   // Clears the slot's sequence and fills it with the shared prefix (copied
   // from the context's prefix cache, or computed and cached there).
   absl::StatusOr<PrefixFill> fill =
       PrefillSharedPrefix(ctx_, slot.seq, r.prompt, r.options.shared_prefix_tokens, r.options.cancel);
-  if (!fill.ok()) return fail(fill.status());
+  if (!fill.ok()) return Fail(slot, fill.status());
   slot.run->result().cached_prompt_tokens = fill->reused;
-  const int64_t chunk = ctx_.options().max_batch;
-  std::vector<BatchToken> batch;
-  for (size_t at = fill->filled; at < r.prompt.size(); at += chunk) {
-    if (slot.run->cancelled()) {  // between prefill chunks
-      slot.run->Cancel();
-      return false;
-    }
-    batch.clear();
-    const size_t end = std::min(r.prompt.size(), at + chunk);
-    for (size_t i = at; i < end; ++i) batch.push_back({r.prompt[i], slot.seq, i + 1 == r.prompt.size()});
-    if (absl::Status s = ctx_.Decode(batch); !s.ok()) return fail(s);
+  slot.prefilling = true;
+  slot.prefill_at = static_cast<size_t>(fill->filled);
+  slot.admitted = next_admission_++;
+  return true;
+}
+
+bool BatchScheduler::PrefillChunk(Slot& slot) {
+  const std::vector<TokenId>& prompt = slot.request->prompt;
+  if (slot.run->cancelled()) {  // between prefill chunks
+    slot.run->Cancel();
+    slot.prefilling = false;
+    slot.decode_start = std::chrono::steady_clock::now();  // no decoding time
+    return false;
   }
+  // The same chunk boundaries as Generate alone (runs of max_batch from the
+  // end of the shared prefix), so the request gets the same tokens.
+  const size_t end = std::min(prompt.size(), slot.prefill_at + static_cast<size_t>(ctx_.options().max_batch));
+  std::vector<BatchToken>& batch = prefill_batch_;
+  batch.clear();
+  for (size_t i = slot.prefill_at; i < end; ++i) batch.push_back({prompt[i], slot.seq, i + 1 == prompt.size()});
+  if (absl::Status s = ctx_.Decode(batch); !s.ok()) return Fail(slot, s);
+  slot.prefill_at = end;
+  if (end < prompt.size()) return true;
+  slot.prefilling = false;
   slot.run->result().prefill_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.prefill_start).count();
   slot.decode_start = std::chrono::steady_clock::now();
   return slot.wants_forward = slot.run->Step(ctx_.logits(0), ctx_.sequence_length(slot.seq), ctx_.n_ctx());
+}
+
+bool BatchScheduler::Fail(Slot& slot, absl::Status status) {
+  slot.request->promise.set_value(std::move(status));
+  slot.run.reset();
+  slot.request.reset();
+  slot.prefilling = false;
+  slot.wants_forward = false;
+  return false;
 }
 
 void BatchScheduler::Loop() {
@@ -132,26 +150,30 @@ void BatchScheduler::Loop() {
         }
       }
     }
-    for (Slot* slot : admitted) {
-      if (!Admit(*slot) && slot->request != nullptr) finish(*slot);
+    for (Slot* slot : admitted) Admit(*slot);
+    // One prompt chunk of the oldest request still prefilling, then one
+    // forward pass for every request decoding: a long prompt delays the
+    // others' next tokens by a chunk at a time, not by the whole prompt.
+    Slot* oldest = nullptr;
+    for (auto& slot : slots_) {
+      if (slot->request != nullptr && slot->prefilling && (oldest == nullptr || slot->admitted < oldest->admitted)) {
+        oldest = slot.get();
+      }
     }
-    // One forward pass for every running request.
+    if (oldest != nullptr && !PrefillChunk(*oldest) && oldest->request != nullptr && !oldest->prefilling) {
+      finish(*oldest);  // cancelled, or stopped at its first token
+    }
     batch.clear();
     owners.clear();
     for (auto& slot : slots_) {
-      if (slot->request != nullptr && slot->wants_forward) {
+      if (slot->request != nullptr && !slot->prefilling && slot->wants_forward) {
         batch.push_back({slot->run->last(), slot->seq, true});
         owners.push_back(slot.get());
       }
     }
     if (batch.empty()) continue;
     if (absl::Status s = ctx_.Decode(batch); !s.ok()) {
-      for (Slot* slot : owners) {
-        slot->request->promise.set_value(s);
-        slot->run.reset();
-        slot->request.reset();
-        slot->wants_forward = false;
-      }
+      for (Slot* slot : owners) Fail(*slot, s);
       continue;
     }
     for (size_t k = 0; k < owners.size(); ++k) {

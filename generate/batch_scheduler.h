@@ -1,7 +1,9 @@
 // Continuous batching for a server: requests arrive at any time from any
 // thread; a scheduler thread admits each one into a free sequence slot of its
-// DecoderContext as soon as one is free (prefilling its prompt), and every
-// forward pass advances all running requests by one token. A request that
+// DecoderContext as soon as one is free, and each turn of its loop runs one
+// prompt chunk (up to max_batch tokens) of the oldest request still
+// prefilling, then one forward pass that advances every decoding request by
+// one token. A request that
 // finishes frees its slot for the next at once, without waiting for the rest.
 // Each request gets the same tokens it would get from Generate alone.
 // Requests with GenerateOptions::shared_prefix_tokens share the context's
@@ -44,14 +46,23 @@ class BatchScheduler {
   struct Slot;
   explicit BatchScheduler(DecoderContext& ctx);
   void Loop();
-  // Prefills a newly admitted request; false when it finished right away.
+  // Starts a newly admitted request (validation and the shared prefix); its
+  // prompt is then prefilled a chunk per loop turn. False when it failed.
   bool Admit(Slot& slot);
+  // Runs the slot's next prompt chunk; after the last one, samples its first
+  // token. False when the request failed (its promise is set), was cancelled,
+  // or stopped at its first token (both still to be finished).
+  bool PrefillChunk(Slot& slot);
+  // Ends the slot's request with `status`; returns false.
+  bool Fail(Slot& slot, absl::Status status);
 
   DecoderContext& ctx_;
   absl::Mutex mu_;
   std::deque<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::unique_ptr<Slot>> slots_;  // [n_seq], scheduler thread only
+  uint64_t next_admission_ = 0;                // scheduler thread only
+  std::vector<BatchToken> prefill_batch_;      // scheduler thread only
   std::thread thread_;
 };
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "gtest/gtest.h"
 
@@ -75,6 +76,60 @@ TEST_F(BatchSchedulerTest, ConcurrentRequestsGetTheirResultsAlone) {
   EXPECT_EQ((*scheduler)->Submit(std::vector<TokenId>(200, 1), {}).get().status().code(),
             absl::StatusCode::kOutOfRange);
   EXPECT_EQ((*scheduler)->Submit(prompts[0], options[0]).get()->text, alone[0].text);
+}
+
+// A long prompt is prefilled a chunk per scheduler turn, so a request that is
+// already decoding keeps getting tokens meanwhile (it used to wait for the
+// whole prompt), and both still get their results alone.
+TEST_F(BatchSchedulerTest, ALongPromptDoesNotStallTheOthersDecoding) {
+  const std::vector<TokenId> first = model_->tokenizer().Encode("Once upon a time", {.add_special = true});
+  std::vector<TokenId> second = model_->tokenizer().Encode("Lily and Ben", {.add_special = true});
+  while (second.size() < 80) second.push_back(second[second.size() % 4 + 1]);  // 10 chunks of 8
+  GenerateOptions first_options;
+  first_options.max_tokens = 100;  // greedy: 100 tokens without an end of text (stories260K.greedy.txt)
+  GenerateOptions second_options;
+  second_options.max_tokens = 5;
+  std::vector<GenerateResult> alone;
+  {
+    auto ctx = DecoderContext::Create(*model_, {.n_ctx = 128, .max_batch = 8}, nullptr);
+    ASSERT_TRUE(ctx.ok()) << ctx.status();
+    for (const auto& [prompt, options] : {std::pair{first, first_options}, std::pair{second, second_options}}) {
+      auto r = Generate(**ctx, 0, prompt, options);
+      ASSERT_TRUE(r.ok()) << r.status();
+      alone.push_back(*r);
+    }
+  }
+  auto ctx = DecoderContext::Create(*model_, {.n_ctx = 128, .n_seq = 2, .max_batch = 8}, nullptr);
+  ASSERT_TRUE(ctx.ok());
+  auto scheduler = BatchScheduler::Start(**ctx);
+  ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+  std::atomic<int> first_pieces{0};
+  std::atomic<int> first_pieces_at_second_token{-1};
+  std::atomic<bool> second_submitted{false};
+  // The scheduler thread holds at the first request's third piece until the
+  // second is queued, so the second arrives while the first is mid-answer.
+  first_options.on_text = [&](std::string_view) {
+    if (first_pieces.fetch_add(1) + 1 == 3) {
+      while (!second_submitted.load()) std::this_thread::yield();
+    }
+  };
+  second_options.on_text = [&](std::string_view) {
+    int unset = -1;
+    first_pieces_at_second_token.compare_exchange_strong(unset, first_pieces.load());
+  };
+  auto first_future = (*scheduler)->Submit(first, first_options);
+  while (first_pieces.load() < 3) std::this_thread::yield();
+  const int before = first_pieces.load();
+  auto second_future = (*scheduler)->Submit(second, second_options);
+  second_submitted = true;
+  auto second_result = second_future.get();
+  auto first_result = first_future.get();
+  ASSERT_TRUE(first_result.ok()) << first_result.status();
+  ASSERT_TRUE(second_result.ok()) << second_result.status();
+  EXPECT_EQ(first_result->text, alone[0].text);
+  EXPECT_EQ(second_result->text, alone[1].text);
+  // Ten prompt chunks, each followed by a decode step of the first request.
+  EXPECT_GE(first_pieces_at_second_token.load() - before, 8);
 }
 
 TEST_F(BatchSchedulerTest, StoppingCancelsWhatIsLeft) {
