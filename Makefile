@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build test asan bench clean
+.PHONY: all deps build test demo asan bench clean
 
 all: build
 
@@ -19,6 +19,10 @@ build: deps $(BUILD)/build.ninja
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Ingests data/kb, serves it, asks questions over gRPC, lists the escalations (scripts/demo.sh).
+demo: build
+	@bash scripts/demo.sh $(BUILD)
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
