@@ -209,6 +209,7 @@ absl::Status ApplyYaml(const YAML::Node& root, const std::string& file, ServerCo
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("context_length", c.generation.context_length));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("max_batch", c.generation.max_batch));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("queue_capacity", c.generation.queue_capacity));
+  TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("prefill_chunk", c.generation.prefill_chunk));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("default_timeout_ms", c.generation.default_timeout_ms));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Finish());
 
@@ -339,6 +340,9 @@ absl::Status ValidateRanges(const ServerConfig& c) {
   if (g.max_batch < 1 || g.max_batch > 256) return Invalid("generation.max_batch", "must be in [1, 256]");
   if (g.queue_capacity < 0 || g.queue_capacity > 1000000) {
     return Invalid("generation.queue_capacity", "must be in [0, 1000000]");
+  }
+  if (g.prefill_chunk < 16 || g.prefill_chunk > 4096) {
+    return Invalid("generation.prefill_chunk", "must be in [16, 4096]");
   }
   if (g.default_timeout_ms < 1 || g.default_timeout_ms > 86400000) {
     return Invalid("generation.default_timeout_ms", "must be in [1, 86400000] (one day)");

@@ -35,6 +35,9 @@ struct GenerationConfig {
   int context_length = 2048;  // KV cache per sequence; the server caps it at the model's
   int max_batch = 4;          // sequences decoded together by the scheduler
   int queue_capacity = 32;    // requests waiting beyond the running ones; more: RESOURCE_EXHAUSTED
+  // Prompt tokens per forward pass: running requests wait at most one chunk
+  // for a newly admitted prompt between their tokens.
+  int prefill_chunk = 128;
   int64_t default_timeout_ms = 120000;  // deadline of a request whose client set none
 };
 

@@ -106,8 +106,13 @@ absl::StatusOr<std::unique_ptr<RagEngine>> RagEngine::Create(const ServerConfig&
                     *decoder_hash};
   e->pool_ = std::make_unique<ThreadPool>(threads);
   const int64_t n_ctx = std::min<int64_t>(config.generation.context_length, e->decoder_->config().n_ctx_train);
-  auto ctx = DecoderContext::Create(*e->decoder_, {.n_ctx = n_ctx, .n_seq = config.generation.max_batch},
-                                    e->pool_.get());
+  auto ctx = DecoderContext::Create(
+      *e->decoder_,
+      {.n_ctx = n_ctx,
+       .n_seq = config.generation.max_batch,
+       // A decode step holds one token per sequence.
+       .max_batch = std::max(config.generation.prefill_chunk, config.generation.max_batch)},
+      e->pool_.get());
   if (!ctx.ok()) return ctx.status();
   e->context_ = std::move(*ctx);
   auto scheduler = BatchScheduler::Start(*e->context_);

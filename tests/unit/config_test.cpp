@@ -97,7 +97,7 @@ decoder: /m/dec.gguf
 default_collection: kb
 answer_mode: extractive
 threads: 2
-generation: {context_length: 4096, max_batch: 8, queue_capacity: 5, default_timeout_ms: 9000}
+generation: {context_length: 4096, max_batch: 8, queue_capacity: 5, prefill_chunk: 64, default_timeout_ms: 9000}
 answer:
   top_k: 3
   max_top_k: 20
@@ -151,6 +151,7 @@ webhook:
   EXPECT_EQ(c->generation.context_length, 4096);
   EXPECT_EQ(c->generation.max_batch, 8);
   EXPECT_EQ(c->generation.queue_capacity, 5);
+  EXPECT_EQ(c->generation.prefill_chunk, 64);
   EXPECT_EQ(c->generation.default_timeout_ms, 9000);
   EXPECT_EQ(c->answer.default_top_k, 3);
   EXPECT_EQ(c->answer.max_top_k, 20);
@@ -365,6 +366,7 @@ TEST_F(ConfigTest, ValidateChecksRanges) {
       {[](ServerConfig& c) { c.generation.context_length = 0; }, "generation.context_length"},
       {[](ServerConfig& c) { c.generation.max_batch = 0; }, "generation.max_batch"},
       {[](ServerConfig& c) { c.generation.queue_capacity = -1; }, "generation.queue_capacity"},
+      {[](ServerConfig& c) { c.generation.prefill_chunk = 8; }, "generation.prefill_chunk"},
       {[](ServerConfig& c) { c.generation.default_timeout_ms = 0; }, "generation.default_timeout_ms"},
       {[](ServerConfig& c) { c.answer.default_top_k = 0; }, "answer.top_k"},
       {[](ServerConfig& c) { c.answer.default_top_k = c.answer.max_top_k + 1; }, "answer.top_k"},
