@@ -210,6 +210,7 @@ absl::Status ApplyYaml(const YAML::Node& root, const std::string& file, ServerCo
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("max_batch", c.generation.max_batch));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("queue_capacity", c.generation.queue_capacity));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("prefill_chunk", c.generation.prefill_chunk));
+  TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("extractive_fallback", c.generation.extractive_fallback));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Read("default_timeout_ms", c.generation.default_timeout_ms));
   TINYRAG_CFG_RETURN_IF_ERROR(gen->Finish());
 

@@ -38,6 +38,9 @@ struct GenerationConfig {
   // Prompt tokens per forward pass: running requests wait at most one chunk
   // for a newly admitted prompt between their tokens.
   int prefill_chunk = 128;
+  // When the generative queue is full, requests that did not ask for a mode
+  // are answered extractively (no decoder) instead of RESOURCE_EXHAUSTED.
+  bool extractive_fallback = true;
   int64_t default_timeout_ms = 120000;  // deadline of a request whose client set none
 };
 

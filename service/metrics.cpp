@@ -106,6 +106,11 @@ void ServerMetrics::RecordAnswer(bool escalated, std::string_view reason) {
   if (escalated) ++slot.escalated;
 }
 
+void ServerMetrics::RecordExtractiveFallback() {
+  absl::MutexLock lock(&mu_);
+  ++extractive_fallbacks_;
+}
+
 void ServerMetrics::RecordIngest(std::string_view status) {
   absl::MutexLock lock(&mu_);
   ++ingested_[std::string(status)];
@@ -163,6 +168,9 @@ std::string ServerMetrics::Render() const {
   Header(out, "tinyrag_answers_total", "counter", "Answers, by whether they were escalated.");
   absl::StrAppend(&out, "tinyrag_answers_total{escalated=\"false\"} ", answers_[0], "\n");
   absl::StrAppend(&out, "tinyrag_answers_total{escalated=\"true\"} ", answers_[1], "\n");
+  Header(out, "tinyrag_extractive_fallbacks_total", "counter",
+         "Answers given extractively because the generator's queue was full.");
+  absl::StrAppend(&out, "tinyrag_extractive_fallbacks_total ", extractive_fallbacks_, "\n");
   Header(out, "tinyrag_escalations_total", "counter", "Escalated answers by reason.");
   for (const auto& [reason, n] : escalations_) {
     absl::StrAppend(&out, "tinyrag_escalations_total{reason=\"", LabelValue(reason), "\"} ", n, "\n");

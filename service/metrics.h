@@ -14,6 +14,8 @@
 //                                                      speed one sequence sees; the aggregate
 //                                                      throughput is rate(tinyrag_generated_tokens_total))
 //   tinyrag_answers_total{escalated="true"|"false"}    counter
+//   tinyrag_extractive_fallbacks_total                 counter: answered extractively because
+//                                                      the generator's queue was full
 //   tinyrag_escalations_total{reason}                  counter
 //   tinyrag_escalation_rate                            gauge: escalated / all answers of the last 60 s
 //   tinyrag_ingested_documents_total{status}           counter
@@ -66,6 +68,8 @@ class ServerMetrics {
   void AddGeneration(int64_t tokens, double decode_seconds);
   // One answer; `reason` (e.g. "low_confidence") is counted only when escalated.
   void RecordAnswer(bool escalated, std::string_view reason);
+  // One answer given extractively because the generator's queue was full.
+  void RecordExtractiveFallback();
   // One ingested document; status e.g. "added", "updated", "unchanged", "failed".
   void RecordIngest(std::string_view status);
 
@@ -96,6 +100,7 @@ class ServerMetrics {
   int64_t generated_tokens_ ABSL_GUARDED_BY(mu_) = 0;
   double decode_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<uint64_t, 2> answers_ ABSL_GUARDED_BY(mu_) = {};  // [escalated]
+  uint64_t extractive_fallbacks_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, uint64_t> escalations_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> ingested_ ABSL_GUARDED_BY(mu_);
   std::array<Slot, kWindowSeconds> window_ ABSL_GUARDED_BY(mu_);

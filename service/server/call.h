@@ -41,7 +41,8 @@ struct ServiceHooks {
 struct ServiceContext {
   RagEngine* engine = nullptr;
   const ApiKeyAuthenticator* auth = nullptr;
-  WorkQueue* ask_queue = nullptr;    // Ask, AskStream, Retrieve
+  WorkQueue* ask_queue = nullptr;         // generative Ask and AskStream, Retrieve
+  WorkQueue* extractive_queue = nullptr;  // extractive Ask and AskStream (no decoder: fast)
   WorkQueue* admin_queue = nullptr;  // Ingest, DeleteDocuments (one writer at a time)
   WorkQueue* read_queue = nullptr;   // ListDocuments and the escalation calls
   ServiceHooks hooks;

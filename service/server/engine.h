@@ -36,6 +36,7 @@ struct AskOutcome {
   std::string request_id;
   std::optional<int64_t> escalation_id;  // set when escalated
   double queue_seconds = 0;  // from admission to the start of the work (set by the caller)
+  bool extractive_fallback = false;  // answered extractively because the generator was full (set by the caller)
 };
 
 struct RetrieveInput {
@@ -85,6 +86,13 @@ class RagEngine {
   ServerKnowledgeBase& knowledge() { return *knowledge_; }
   EscalationStore& escalations() { return *escalations_; }
   const ServerConfig& config() const { return config_; }
+  // The mode of requests that do not choose: extractive when configured so
+  // or when there is no decoder.
+  AnswerMode default_mode() const {
+    return config_.decoder.empty() || config_.answer_mode == ConfiguredAnswerMode::kExtractive
+               ? AnswerMode::kExtractive
+               : AnswerMode::kGenerative;
+  }
   const ModelId& encoder_id() const { return encoder_id_; }
   const ModelId& decoder_id() const { return decoder_id_; }
 

@@ -50,9 +50,11 @@ ServiceHooks MetricsAndLogHooks(ServerMetrics* metrics) {
     const Answer& a = o.answer;
     if (a.mode == AnswerMode::kGenerative) metrics->AddGeneration(a.tokens.answer, a.timings.decode);
     metrics->RecordAnswer(a.escalate, a.escalate ? EscalationReasonName(a.reason) : "");
+    if (o.extractive_fallback) metrics->RecordExtractiveFallback();
     if (!LogEnabled(LogLevel::kInfo)) return;
     nlohmann::json fields = {{"request_id", o.request_id},
                              {"mode", AnswerModeName(a.mode)},
+                             {"extractive_fallback", o.extractive_fallback},
                              {"confidence", a.confidence},
                              {"escalated", a.escalate},
                              {"passages", a.passages.size()},

@@ -145,6 +145,7 @@ void AskResponseFromOutcome(const AskOutcome& outcome, const ModelId& encoder, c
   }
   out.set_request_id(outcome.request_id);
   out.set_answer_mode(a.mode == AnswerMode::kExtractive ? v1::ANSWER_MODE_EXTRACTIVE : v1::ANSWER_MODE_GENERATIVE);
+  out.set_extractive_fallback(outcome.extractive_fallback);
 }
 
 void PassageFromResult(const RetrievalResult& r, int rank, v1::Passage& out) {

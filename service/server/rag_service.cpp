@@ -3,6 +3,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,6 +53,7 @@ struct PreparedAsk {
   AnswerRequest request;
   std::string request_id;
   Clock::time_point admitted;
+  bool extractive_fallback = false;  // see SubmitAsk
 };
 
 // Parsing, authentication, access and validation for Ask and AskStream (no I/O).
@@ -91,6 +93,25 @@ absl::StatusOr<PreparedAsk> PrepareAsk(const ServiceContext& s, const grpc::Call
   return p;
 }
 
+// Queues `run` for a prepared Ask: extractive answers (asked for, or the
+// server's default) on the extractive queue, generative ones on the Ask
+// queue. When the Ask queue is full and the request left the mode to the
+// server, it is answered extractively instead (generation.extractive_fallback).
+// Returns the RESOURCE_EXHAUSTED status when no queue took it.
+std::optional<grpc::Status> SubmitAsk(const ServiceContext& s, PreparedAsk& p, std::function<void()> run) {
+  const AnswerMode mode = p.request.mode.value_or(s.engine->default_mode());
+  if (mode == AnswerMode::kExtractive) {
+    if (s.extractive_queue->TrySubmit(std::move(run))) return std::nullopt;
+    return Busy(*s.extractive_queue);
+  }
+  if (s.ask_queue->TrySubmit(run)) return std::nullopt;
+  if (p.request.mode || !s.engine->config().generation.extractive_fallback) return Busy(*s.ask_queue);
+  p.request.mode = AnswerMode::kExtractive;
+  p.extractive_fallback = true;
+  if (s.extractive_queue->TrySubmit(std::move(run))) return std::nullopt;
+  return Busy(*s.ask_queue);
+}
+
 // Runs a prepared Ask on a worker thread: the engine's answer as a response.
 absl::StatusOr<AskOutcome> RunAsk(const ServiceContext& s, PreparedAsk& p) {
   const double queued = std::chrono::duration<double>(Clock::now() - p.admitted).count();
@@ -101,6 +122,7 @@ absl::StatusOr<AskOutcome> RunAsk(const ServiceContext& s, PreparedAsk& p) {
   auto outcome = s.engine->Ask(p.request, p.request_id);
   if (!outcome.ok()) return outcome.status();
   outcome->queue_seconds = queued;
+  outcome->extractive_fallback = p.extractive_fallback;
   if (s.hooks.on_answer) s.hooks.on_answer(*outcome);
   return outcome;
 }
@@ -125,7 +147,7 @@ class AskReactor final : public grpc::ServerUnaryReactor {
     }
     prepared_ = std::move(*prepared);
     prepared_.request.cancel = &cancel_;
-    if (!s.ask_queue->TrySubmit([this] { Run(); })) Finish(timer_.Done(Busy(*s.ask_queue)));
+    if (auto busy = SubmitAsk(s, prepared_, [this] { Run(); })) Finish(timer_.Done(*busy));
   }
   void OnCancel() override { Cancelled(prepared_, cancel_); }
   void OnDone() override { delete this; }
@@ -168,7 +190,7 @@ class AskStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>
       m.set_delta(std::string(piece));
       Push(m);
     };
-    if (!s.ask_queue->TrySubmit([this] { Run(); })) Finish(timer_.Done(Busy(*s.ask_queue)));
+    if (auto busy = SubmitAsk(s, prepared_, [this] { Run(); })) Finish(timer_.Done(*busy));
   }
   void OnCancel() override { Cancelled(prepared_, cancel_); }
   void OnWriteDone(bool ok) override {

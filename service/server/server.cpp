@@ -1,5 +1,6 @@
 #include "service/server/server.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -58,11 +59,14 @@ absl::StatusOr<std::unique_ptr<RagServer>> RagServer::Start(const ServerConfig& 
   // Ask workers: one per scheduler slot, plus two preparing the next
   // requests (embedding, retrieval) while those generate.
   s->ask_queue_ = std::make_unique<WorkQueue>(config.generation.max_batch + 2, config.generation.queue_capacity);
+  // Extractive answers only embed, search and score: two workers keep up.
+  s->extractive_queue_ = std::make_unique<WorkQueue>(2, std::max(8, config.generation.queue_capacity));
   s->admin_queue_ = std::make_unique<WorkQueue>(1, 8);
   s->read_queue_ = std::make_unique<WorkQueue>(2, 64);
   ServiceContext context{.engine = s->engine_.get(),
                          .auth = s->auth_.get(),
                          .ask_queue = s->ask_queue_.get(),
+                         .extractive_queue = s->extractive_queue_.get(),
                          .admin_queue = s->admin_queue_.get(),
                          .read_queue = s->read_queue_.get(),
                          .hooks = std::move(hooks)};
@@ -105,6 +109,7 @@ void RagServer::Shutdown(std::chrono::milliseconds drain) {
   }
   // Every call is done; the queues have nothing left but finishing threads.
   ask_queue_.reset();
+  extractive_queue_.reset();
   admin_queue_.reset();
   read_queue_.reset();
   if (engine_ != nullptr) (void)engine_->knowledge().SaveIndexes();

@@ -55,6 +55,7 @@ class RagServer {
   std::unique_ptr<RagEngine> engine_;
   std::unique_ptr<ApiKeyAuthenticator> auth_;
   std::unique_ptr<WorkQueue> ask_queue_;
+  std::unique_ptr<WorkQueue> extractive_queue_;
   std::unique_ptr<WorkQueue> admin_queue_;
   std::unique_ptr<WorkQueue> read_queue_;
   std::unique_ptr<RagServiceImpl> rag_service_;

@@ -367,41 +367,76 @@ TEST_F(ServerTest, HealthServiceSaysServing) {
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }
 
-// A server whose single worker slot and empty queue fill at once.
-TEST(ServerQueueTest, FullQueueIsResourceExhausted) {
+// A server whose single worker slot and empty queue fill at once: questions
+// that leave the mode to the server are answered extractively (with
+// citations) instead of refused; generative ones are refused with
+// RESOURCE_EXHAUSTED, as everything is once the fallback is off.
+TEST(ServerQueueTest, FullQueueFallsBackToExtractiveOrIsResourceExhausted) {
   const fs::path dir = fs::temp_directory_path() / ("tinyrag_server_queue_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  ServerConfig config = TestConfig(dir);
-  config.generation.max_batch = 1;
-  config.generation.queue_capacity = 0;  // 3 workers (slot + 2), nothing waits
-  auto server = server::RagServer::Start(config);
-  ASSERT_TRUE(server.ok()) << server.status();
-  Client client((*server)->address());
-  v1::IngestResponse ir;
-  ASSERT_TRUE(IngestDocs(client, kAdminKey, "", kDefaultDocs, &ir).ok());
+  for (const bool fallback : {true, false}) {
+    SCOPED_TRACE(fallback ? "extractive_fallback on" : "extractive_fallback off");
+    fs::remove_all(dir);
+    ServerConfig config = TestConfig(dir);
+    config.generation.max_batch = 1;
+    config.generation.queue_capacity = 0;  // 3 workers (slot + 2), nothing waits
+    config.generation.extractive_fallback = fallback;
+    auto server = server::RagServer::Start(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    Client client((*server)->address());
+    v1::IngestResponse ir;
+    ASSERT_TRUE(IngestDocs(client, kAdminKey, "", kDefaultDocs, &ir).ok());
 
-  constexpr int kCalls = 8;
-  std::vector<std::thread> threads;
-  std::atomic<int> ok{0}, exhausted{0};
-  for (int i = 0; i < kCalls; ++i) {
-    threads.emplace_back([&] {
-      v1::AskRequest q;
-      q.set_question("Tell me about refunds.");
-      q.set_max_tokens(200);
-      v1::AskResponse a;
-      grpc::Status s = client.rag->Ask(Context(kAdminKey, 300).get(), q, &a);
-      if (s.ok()) ok.fetch_add(1);
-      if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        exhausted.fetch_add(1);
-        EXPECT_NE(s.error_message().find("busy"), std::string::npos);
+    // Eight questions at once; counts of answers, fallbacks and refusals.
+    auto burst = [&](v1::AnswerMode mode, int* ok, int* fallbacks, int* exhausted) {
+      constexpr int kCalls = 8;
+      std::vector<std::thread> threads;
+      std::atomic<int> n_ok{0}, n_fallback{0}, n_exhausted{0};
+      for (int i = 0; i < kCalls; ++i) {
+        threads.emplace_back([&] {
+          v1::AskRequest q;
+          q.set_question("Tell me about refunds.");
+          q.set_max_tokens(200);
+          q.set_answer_mode(mode);
+          v1::AskResponse a;
+          grpc::Status s = client.rag->Ask(Context(kAdminKey, 300).get(), q, &a);
+          if (s.ok()) {
+            n_ok.fetch_add(1);
+            if (a.extractive_fallback()) {
+              n_fallback.fetch_add(1);
+              EXPECT_EQ(a.answer_mode(), v1::ANSWER_MODE_EXTRACTIVE);
+              EXPECT_GE(a.passages_size(), 1);
+              EXPECT_GE(a.cited_ranks_size(), 1) << a.answer();
+            }
+          }
+          if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            n_exhausted.fetch_add(1);
+            EXPECT_NE(s.error_message().find("busy"), std::string::npos);
+          }
+        });
       }
-    });
+      for (auto& t : threads) t.join();
+      *ok = n_ok.load();
+      *fallbacks = n_fallback.load();
+      *exhausted = n_exhausted.load();
+      EXPECT_EQ(*ok + *exhausted, kCalls);
+    };
+    int ok = 0, fallbacks = 0, exhausted = 0;
+    burst(v1::ANSWER_MODE_UNSPECIFIED, &ok, &fallbacks, &exhausted);
+    if (fallback) {
+      EXPECT_EQ(ok, 8);
+      EXPECT_GE(fallbacks, 1);
+    } else {
+      EXPECT_GE(ok, 1);
+      EXPECT_EQ(fallbacks, 0);
+      EXPECT_GE(exhausted, 1);
+    }
+    // A question that asks for generation is never answered otherwise.
+    burst(v1::ANSWER_MODE_GENERATIVE, &ok, &fallbacks, &exhausted);
+    EXPECT_GE(ok, 1);
+    EXPECT_EQ(fallbacks, 0);
+    EXPECT_GE(exhausted, 1);
+    server->reset();
   }
-  for (auto& t : threads) t.join();
-  EXPECT_GE(ok.load(), 1);
-  EXPECT_GE(exhausted.load(), 1);
-  EXPECT_EQ(ok.load() + exhausted.load(), kCalls);
-  server->reset();
   fs::remove_all(dir);
 }
 
