@@ -80,6 +80,7 @@ void PrintDetails(const v1::AskResponse& r) {
     }
   }
   std::printf("\nconfidence: %.2f\n", r.confidence());
+  if (r.extractive_fallback()) std::printf("answered extractively: the generator was busy\n");
   if (r.escalated()) {
     std::printf("escalated: %s (%s)\n", EscalationReasonName(r.escalation_reason()).c_str(),
                 r.escalation_id().c_str());

@@ -283,6 +283,7 @@ nlohmann::json AskResponseToJson(const v1::AskResponse& r) {
           {"passages", PassagesToJson(r.passages())},
           {"tokens", {{"prompt", r.tokens().prompt_tokens()}, {"answer", r.tokens().answer_tokens()}}},
           {"answer_mode", AnswerModeName(r.answer_mode())},
+          {"extractive_fallback", r.extractive_fallback()},
           {"encoder", ModelToJson(r.encoder())},
           {"decoder", ModelToJson(r.decoder())}};
 }
