@@ -178,6 +178,33 @@ int RunCalibrate(const CalibrateArgs& args) {
   if (!fitted.ok()) return ReportError(fitted.status());
   fitted->note = absl::StrCat(fitted->note, "; SQuAD ", args.squad, ", decoder ", args.decoder, ", encoder ",
                               args.encoder);
+
+  // The same questions answered extractively (no decoder: quick) fit the
+  // second weight set; its generation features are always 0 and keep weight 0.
+  ConfidenceModel features_only;
+  features_only.extractive = ConfidenceWeights{};
+  auto extractive = Answerer::CreateExtractive(retrieve, features_only, embed_texts,
+                                               {.default_top_k = args.top_k, .max_top_k = std::max(args.top_k, 1)});
+  if (!extractive.ok()) return ReportError(extractive.status());
+  std::vector<ConfidenceFeatures> extractive_features;
+  std::vector<int> extractive_labels;
+  for (size_t i = 0; i < questions.size(); ++i) {
+    auto a = (*extractive)->Ask({.question = questions[i].text});
+    if (!a.ok()) {
+      std::fprintf(stderr, "tinyrag: skipped question %zu (extractive): %s\n", i, std::string(a.status().message()).c_str());
+      continue;
+    }
+    extractive_features.push_back(a->features);
+    extractive_labels.push_back(questions[i].answerable ? 1 : 0);
+  }
+  auto fitted_extractive = CalibrateConfidence(extractive_features, extractive_labels, {.l2 = args.l2});
+  if (!fitted_extractive.ok()) {
+    return ReportError(absl::Status(fitted_extractive.status().code(),
+                                    absl::StrCat("extractive: ", fitted_extractive.status().message())));
+  }
+  fitted->extractive = static_cast<const ConfidenceWeights&>(*fitted_extractive);
+  fitted->extractive->note = absl::StrCat(fitted_extractive->note, "; extractive answers; SQuAD ", args.squad,
+                                          ", encoder ", args.encoder);
   const std::string out = args.out.empty() ? args.data_dir + "/confidence.json" : args.out;
   if (absl::Status s = fitted->Save(out); !s.ok()) return ReportError(s);
 
@@ -187,17 +214,21 @@ int RunCalibrate(const CalibrateArgs& args) {
                            {"out", out},
                            {"bias", fitted->bias},
                            {"note", fitted->note}};
+  report["extractive"] = {{"questions", extractive_labels.size()}, {"bias", fitted->extractive->bias}};
   for (size_t j = 0; j < kConfidenceFeatureNames.size(); ++j) {
     report["weights"][std::string(kConfidenceFeatureNames[j])] = fitted->weights[j];
+    report["extractive"]["weights"][std::string(kConfidenceFeatureNames[j])] = fitted->extractive->weights[j];
   }
   if (args.json) {
     std::printf("%s\n", report.dump().c_str());
   } else {
     std::printf("calibrated on %zu questions (%lld answerable); weights written to %s\n", labels.size(),
                 static_cast<long long>(report["answerable"].get<int64_t>()), out.c_str());
-    std::printf("  %-18s %10.4f\n", "bias", fitted->bias);
+    std::printf("  %-18s %10s %10s\n", "", "generative", "extractive");
+    std::printf("  %-18s %10.4f %10.4f\n", "bias", fitted->bias, fitted->extractive->bias);
     for (size_t j = 0; j < kConfidenceFeatureNames.size(); ++j) {
-      std::printf("  %-18s %10.4f\n", std::string(kConfidenceFeatureNames[j]).c_str(), fitted->weights[j]);
+      std::printf("  %-18s %10.4f %10.4f\n", std::string(kConfidenceFeatureNames[j]).c_str(), fitted->weights[j],
+                  fitted->extractive->weights[j]);
     }
   }
   if (std::fflush(stdout) != 0) return ReportError(absl::InternalError("calibrate: cannot write to stdout"));
