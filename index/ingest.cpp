@@ -266,6 +266,31 @@ class Ingestor::Run {
     return absl::OkStatus();
   }
 
+  // Deletes the collection's documents from `source` (a .jsonl file read
+  // without errors) whose external id is not among `ids`: records removed
+  // from the file.
+  absl::Status DeleteMissingRecords(const std::string& source, const absl::flat_hash_set<std::string>& ids) {
+    std::vector<DocumentInfo> gone;
+    ListDocumentsOptions page{.offset = 0, .limit = 1000, .source = source, .source_prefix = ""};
+    for (;;) {
+      auto docs = ing_.store_->ListDocuments(ing_.collection_, page);
+      if (!docs.ok()) return docs.status();
+      for (DocumentInfo& d : *docs) {
+        if (!ids.contains(d.external_id)) gone.push_back(std::move(d));
+      }
+      if (static_cast<int64_t>(docs->size()) < page.limit) break;
+      page.offset += page.limit;
+    }
+    for (const DocumentInfo& d : gone) {
+      auto deleted = ing_.store_->DeleteDocument(d.id);
+      if (absl::IsNotFound(deleted.status())) continue;  // deleted meanwhile
+      if (!deleted.ok()) return deleted.status();
+      ++summary_.documents_deleted;
+      summary_.chunks_removed += deleted->chunk_count;
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<IngestSummary> Finish() {
     if (absl::Status s = Flush(); !s.ok()) return s;
     if (absl::Status s = ing_.index_->CatchUp(); !s.ok()) return s;
@@ -336,11 +361,18 @@ absl::StatusOr<IngestSummary> Ingestor::IngestPaths(std::span<const std::string>
     if (absl::Status s = run.Fail(f.source, f.line, f.message); !s.ok()) return s;
   }
   int64_t bytes_done = 0;
+  // The record ids of each .jsonl file read without a bad line.
+  std::vector<std::pair<std::string, absl::flat_hash_set<std::string>>> record_files;
   for (const FileEntry& file : files) {
     auto extracted = ExtractFile(file.path, options_.extract);
     if (!extracted.ok()) {
       if (absl::Status s = run.Fail(file.path, 0, std::string(extracted.status().message())); !s.ok()) return s;
     } else {
+      if (options_.delete_missing && file.path.ends_with(".jsonl") && extracted->issues.empty()) {
+        absl::flat_hash_set<std::string> ids;
+        for (const Document& doc : extracted->documents) ids.insert(doc.external_id);
+        record_files.emplace_back(file.path, std::move(ids));
+      }
       for (const ExtractIssue& issue : extracted->issues) {
         if (absl::Status s = run.Fail(issue.source, issue.line, issue.message); !s.ok()) return s;
       }
@@ -359,6 +391,9 @@ absl::StatusOr<IngestSummary> Ingestor::IngestPaths(std::span<const std::string>
       std::error_code ec;
       if (!fs::is_directory(given, ec)) continue;
       if (absl::Status s = run.DeleteMissing(AbsolutePath(given), listed); !s.ok()) return s;
+    }
+    for (const auto& [source, ids] : record_files) {
+      if (absl::Status s = run.DeleteMissingRecords(source, ids); !s.ok()) return s;
     }
   }
   return run.Finish();

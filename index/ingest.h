@@ -17,7 +17,10 @@
 //
 // Removed files (opt-in, IngestOptions::delete_missing): documents whose
 // source lies under a folder given to IngestPaths and no longer exists are
-// deleted, so a folder re-ingested after files were removed matches it.
+// deleted, so a folder re-ingested after files were removed matches it; and
+// records removed from a .jsonl file (read without a bad line; otherwise its
+// documents are all kept) are deleted, whether the file was named or found
+// in a folder.
 //
 // Failures: a file that cannot be read, has an unsupported extension or holds
 // no text, and a bad .jsonl line, are reported (IngestSummary::failures) and

@@ -283,7 +283,8 @@ void AddIngestCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--batch", args->batch, "Chunks per embedding batch")->capture_default_str();
   cmd->add_flag("--delete-missing", args->delete_missing,
-                "Also delete the collection's documents whose file under a given folder no longer exists")
+                "Also delete the collection's documents whose file under a given folder no longer exists, and "
+                "those of records no longer in a .jsonl file (unless it has a bad line)")
       ->excludes(cmd->get_option("--server"));
   cmd->callback([args, &exit_code] { exit_code = RunIngest(*args); });
 }

@@ -398,6 +398,53 @@ TEST(Ingestor, MetadataOnlyChangeIsAnUpdateWithoutEmbedding) {
   EXPECT_EQ(kb.index->size(), kb.Chunks());
 }
 
+// Records removed from a .jsonl file are deleted with delete_missing (the
+// rest embed nothing), kept without it, and kept when the file has a bad line.
+TEST(Ingestor, DeleteMissingRemovesRecordsGoneFromAJsonlFile) {
+  TempDir dir("records");
+  auto record = [](const std::string& id, const std::string& word) {
+    return "{\"id\": \"" + id + "\", \"title\": \"" + id + "\", \"text\": \"" + LongText(word, 2) + "\"}\n";
+  };
+  const std::string file = dir.Write("faq.jsonl", record("a", "otter") + record("b", "heron") + record("c", "walrus"));
+  FakeEmbedder embedder;
+  IngestOptions options;
+  options.delete_missing = true;
+  Kb kb(dir.str(), embedder, options);
+  auto first = kb.ingestor->IngestPaths(std::vector<std::string>{file});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->documents_added, 3);
+
+  // A bad line: nothing is deleted (its record may be one of the missing).
+  dir.Write("faq.jsonl", record("a", "otter") + "{not json\n");
+  auto bad = kb.ingestor->IngestPaths(std::vector<std::string>{file});
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->documents_deleted, 0);
+  EXPECT_EQ(kb.Docs().size(), 3u);
+
+  dir.Write("faq.jsonl", record("a", "otter") + record("b", "heron"));
+  const int64_t embedded = embedder.texts_embedded();
+  auto second = kb.ingestor->IngestPaths(std::vector<std::string>{file});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->documents_deleted, 1);
+  EXPECT_EQ(second->documents_unchanged, 2);
+  EXPECT_EQ(embedder.texts_embedded(), embedded);
+  std::vector<std::string> ids;
+  for (const DocumentInfo& d : kb.Docs()) ids.push_back(d.external_id);
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("a", "b"));
+  EXPECT_EQ(kb.index->size(), kb.Chunks());
+  EXPECT_TRUE(kb.store->LexicalSearch({.collection = "c", .metadata = {}}, "walrus", 5)->empty());
+
+  // Without the option a removed record stays.
+  Kb plain(dir.str() + "/plain", embedder);
+  const std::string other = dir.Write("plain.jsonl", record("x", "puffin") + record("y", "gannet"));
+  ASSERT_TRUE(plain.ingestor->IngestPaths(std::vector<std::string>{other}).ok());
+  dir.Write("plain.jsonl", record("x", "puffin"));
+  auto kept = plain.ingestor->IngestPaths(std::vector<std::string>{other});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->documents_deleted, 0);
+  EXPECT_EQ(plain.Docs().size(), 2u);
+}
+
 TEST(Ingestor, DeleteMissingRemovesDocumentsOfFilesGoneFromTheFolder) {
   TempDir dir("missing");
   WriteCorpus(dir);
