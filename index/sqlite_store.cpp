@@ -295,6 +295,19 @@ absl::StatusOr<UpsertResult> SqliteStore::UpsertDocument(std::string_view collec
   if (absl::Status s = txn->Commit(); !s.ok()) return s;
   return result;
 }
+absl::StatusOr<std::optional<DocumentInfo>> SqliteStore::GetDocument(int64_t document_id) {
+  absl::StatusOr<sqlite::ReaderPool::Lease> db = readers_.Acquire();
+  if (!db.ok()) return db.status();
+  absl::StatusOr<Statement> st = Statement::Prepare(
+      db->get(), absl::StrCat("SELECT ", kDocumentColumns,
+                              " FROM documents d JOIN collections k ON k.id = d.collection_id WHERE d.id = ?"));
+  if (!st.ok()) return st.status();
+  st->Bind(1, document_id);
+  absl::StatusOr<bool> row = st->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<DocumentInfo>();
+  return std::optional<DocumentInfo>(ReadDocument(*st));
+}
 
 absl::StatusOr<DocumentInfo> SqliteStore::DeleteDocument(int64_t document_id) {
   if (absl::Status s = CheckWritable("delete document"); !s.ok()) return s;

@@ -56,6 +56,7 @@ class SqliteStore final : public DocumentStore {
   absl::StatusOr<std::vector<CollectionInfo>> ListCollections() override;
   absl::StatusOr<std::optional<DocumentInfo>> FindDocument(std::string_view collection,
                                                            std::string_view external_id) override;
+  absl::StatusOr<std::optional<DocumentInfo>> GetDocument(int64_t document_id) override;
   absl::StatusOr<UpsertResult> UpsertDocument(std::string_view collection, const DocumentInput& doc) override;
   absl::StatusOr<DocumentInfo> DeleteDocument(int64_t document_id) override;
   absl::StatusOr<int64_t> DeleteBySource(std::string_view collection, std::string_view source) override;

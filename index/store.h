@@ -158,6 +158,10 @@ class DocumentStore {
   virtual absl::StatusOr<std::optional<DocumentInfo>> FindDocument(std::string_view collection,
                                                                    std::string_view external_id) = 0;
 
+  // The document with this id in any collection (DocumentInfo::collection
+  // names it), or nullopt when there is none.
+  virtual absl::StatusOr<std::optional<DocumentInfo>> GetDocument(int64_t document_id) = 0;
+
   // Adds or replaces a whole document with its chunks and embeddings in one
   // transaction: after a crash the document is either fully old or fully new.
   // A stored document with the same content hash keeps its chunks and

@@ -113,18 +113,14 @@ absl::StatusOr<int64_t> ServerKnowledgeBase::Delete(const std::string& collectio
   Collection& c = **got;
   absl::MutexLock write(&c.write_mu);
   // Only documents of this collection may go: a key allowed here must not
-  // delete elsewhere. The store finds documents by id only across
-  // collections, so the wanted ids are looked up in this collection's list.
-  absl::flat_hash_set<int64_t> wanted(document_ids.begin(), document_ids.end());
+  // delete elsewhere (ids of other collections count as not found).
+  absl::flat_hash_set<int64_t> seen;
   std::vector<int64_t> found;
-  constexpr int64_t kPage = 1000;
-  for (int64_t offset = 0; !wanted.empty(); offset += kPage) {
-    auto page = store_->ListDocuments(collection, {.offset = offset, .limit = kPage, .source = {}});
-    if (!page.ok()) return page.status();
-    for (const DocumentInfo& d : *page) {
-      if (wanted.erase(d.id) > 0) found.push_back(d.id);
-    }
-    if (static_cast<int64_t>(page->size()) < kPage) break;
+  for (int64_t id : document_ids) {
+    if (!seen.insert(id).second) continue;
+    auto doc = store_->GetDocument(id);
+    if (!doc.ok()) return doc.status();
+    if (doc->has_value() && (*doc)->collection == collection) found.push_back(id);
   }
   int64_t deleted = 0;
   for (int64_t id : found) {

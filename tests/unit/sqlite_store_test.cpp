@@ -327,6 +327,11 @@ TEST(SqliteStore, UpsertIsIdempotentAndReplacesChunks) {
   EXPECT_EQ((*found)->title, "Title of doc1");
   EXPECT_FALSE(store->FindDocument("c", "nope")->has_value());
   EXPECT_EQ(store->FindDocument("zz", "doc1").status().code(), absl::StatusCode::kNotFound);
+  auto by_id = store->GetDocument(added->document_id);
+  ASSERT_TRUE(by_id.ok() && by_id->has_value());
+  EXPECT_EQ((*by_id)->collection, "c");
+  EXPECT_EQ((*by_id)->external_id, "doc1");
+  EXPECT_FALSE(store->GetDocument(added->document_id + 1000)->has_value());
 
   // Same content hash, other metadata and source: those fields are updated,
   // the chunks and the change log are not touched.
