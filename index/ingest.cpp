@@ -294,7 +294,9 @@ class Ingestor::Run {
   absl::StatusOr<IngestSummary> Finish() {
     if (absl::Status s = Flush(); !s.ok()) return s;
     if (absl::Status s = ing_.index_->CatchUp(); !s.ok()) return s;
-    if (absl::Status s = Snapshot(); !s.ok()) return s;
+    if (ing_.options_.snapshot_at_end) {
+      if (absl::Status s = Snapshot(); !s.ok()) return s;
+    }
     Report(1.0);
     summary_.seconds = SecondsSince(start_);
     return std::move(summary_);

@@ -40,6 +40,7 @@ absl::StatusOr<ServerKnowledgeBase::Collection*> ServerKnowledgeBase::Get(const 
   if (same_encoder) {
     IngestOptions ingest;
     ingest.chunker = options_.chunker;
+    ingest.snapshot_at_end = false;  // Ingest and SaveIndexes decide when
     auto ingestor = Ingestor::Create(store_.get(), c->index.get(), embedder_.get(), name, ingest);
     if (!ingestor.ok()) return ingestor.status();
     c->ingestor = std::move(*ingestor);
@@ -82,7 +83,9 @@ absl::StatusOr<std::vector<IngestOutcome>> ServerKnowledgeBase::Ingest(const std
   }
   auto summary = c.ingestor->IngestDocuments(documents);
   if (!summary.ok()) return summary.status();
-  c.saved_change = c.index->last_change();  // the ingestor saves the index at the end of every run
+  if (absl::Now() - c.saved_at >= kIndexSaveInterval) {
+    if (absl::Status s = SaveIndex(collection, c); !s.ok()) return s;
+  }
   for (const IngestFailure& f : summary->failures) {
     for (size_t i = 0; i < documents.size(); ++i) {
       if (documents[i].source == f.source && out[i].status != IngestOutcome::Status::kFailed) {
@@ -166,17 +169,20 @@ absl::Status ServerKnowledgeBase::SaveIndexes() {
   absl::Status first;
   for (auto& [name, c] : opened) {
     absl::MutexLock write(&c->write_mu);
-    const int64_t change = c->index->last_change();
-    if (change == c->saved_change) continue;
-    absl::Status s = c->index->Save();
-    if (s.ok()) s = store_->PruneChanges(name, change);
-    if (s.ok()) {
-      c->saved_change = change;
-    } else if (first.ok()) {
-      first = s;
-    }
+    if (absl::Status s = SaveIndex(name, *c); !s.ok() && first.ok()) first = s;
   }
   return first;
+}
+
+absl::Status ServerKnowledgeBase::SaveIndex(const std::string& name, Collection& c) {
+  const int64_t change = c.index->last_change();
+  if (change == c.saved_change) return absl::OkStatus();
+  absl::Status s = c.index->Save();
+  if (s.ok()) s = store_->PruneChanges(name, change);
+  if (!s.ok()) return s;
+  c.saved_change = change;
+  c.saved_at = absl::Now();
+  return absl::OkStatus();
 }
 
 }  // namespace tinyrag::server

@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "index/ingest.h"
 #include "index/retriever.h"
 #include "index/sqlite_store.h"
@@ -57,8 +58,10 @@ class ServerKnowledgeBase {
                                                       const RetrievalRequest& request);
 
   // Ingests `documents` into `collection` (created with the encoder's identity
-  // when missing), one outcome per document in order; the index is saved
-  // before this returns (by the Ingestor). FailedPrecondition when
+  // when missing), one outcome per document in order. The index is saved
+  // when its last save is over kIndexSaveInterval old: a stream of small
+  // batches calls SaveIndexes at its end instead of saving the whole index
+  // per batch. FailedPrecondition when
   // the collection belongs to another encoder; store, index and embedder
   // errors that fail the whole batch as they come.
   absl::StatusOr<std::vector<IngestOutcome>> Ingest(const std::string& collection,
@@ -78,8 +81,10 @@ class ServerKnowledgeBase {
   absl::StatusOr<bool> HasCollection(const std::string& collection);
 
   // Saves every opened index whose contents changed since its last save and
-  // prunes the change log behind it. Thread-safe; call it periodically.
+  // prunes the change log behind it. Thread-safe.
   absl::Status SaveIndexes();
+
+  static constexpr absl::Duration kIndexSaveInterval = absl::Seconds(30);
 
   const EncoderEmbedder& embedder() const { return *embedder_; }
   SqliteStore& store() { return *store_; }
@@ -90,8 +95,11 @@ class ServerKnowledgeBase {
     std::unique_ptr<Retriever> retriever;
     std::unique_ptr<Ingestor> ingestor;  // null when the collection belongs to another encoder
     absl::Mutex write_mu;                // serializes ingest and delete
-    int64_t saved_change = -1;           // last_change() at the last save
+    int64_t saved_change ABSL_GUARDED_BY(write_mu) = -1;  // last_change() at the last save
+    absl::Time saved_at ABSL_GUARDED_BY(write_mu) = absl::Now();
   };
+  // Saves `c`'s index when it changed since its last save.
+  absl::Status SaveIndex(const std::string& name, Collection& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.write_mu);
   // The opened collection, opening it on first use; InvalidArgument when it does
   // not exist and `create` is false.
   absl::StatusOr<Collection*> Get(const std::string& name, bool create);

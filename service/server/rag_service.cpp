@@ -398,6 +398,14 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::IngestRequest> {
       StartRead(&message_);
       return;
     }
+    // The stream's documents are stored; the index is saved once for all of
+    // them (a retry after a failed save finds them unchanged).
+    if (collection_) {
+      if (absl::Status saved = s_.engine->knowledge().SaveIndexes(); !saved.ok()) {
+        Finish(timer_.Done(ToGrpcStatus(saved)));
+        return;
+      }
+    }
     out_->set_seconds(std::chrono::duration<double>(Clock::now() - start_).count());
     Finish(timer_.Done(grpc::Status::OK));
   }

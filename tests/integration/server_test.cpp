@@ -60,6 +60,13 @@ class ServerTest : public ::testing::Test {
     return r;
   }
 
+  // Saved vector index files in the server's data dir.
+  static int IndexFiles() {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(*data_dir_)) n += e.path().extension() == ".faiss";
+    return n;
+  }
+
   static fs::path* data_dir_;
   static server::RagServer* server_;
   static Client* client_;
@@ -441,6 +448,7 @@ TEST(ServerQueueTest, FullQueueFallsBackToExtractiveOrIsResourceExhausted) {
 }
 
 TEST_F(ServerTest, IngestRunsWhileQuestionsAreAnswered) {
+  const int index_files_before = IndexFiles();
   std::atomic<bool> stop{false};
   std::atomic<int> answered{0};
   std::thread asker([&] {
@@ -469,6 +477,8 @@ TEST_F(ServerTest, IngestRunsWhileQuestionsAreAnswered) {
   ASSERT_EQ(r.results_size(), 40);
   for (const auto& x : r.results()) EXPECT_EQ(x.status(), v1::DOCUMENT_STATUS_ADDED) << x.error();
   EXPECT_GE(answered.load(), 1);
+  // The stream's index is saved when it ends (not per batch): one more file.
+  EXPECT_EQ(IndexFiles(), index_files_before + 1);
 }
 
 // Shutdown lets a generation in flight finish within the drain time.

@@ -267,6 +267,27 @@ TEST(Ingestor, SavesTheIndexAndRepairsADeletedFaissFileOnOpen) {
   EXPECT_THAT((*chunk)[0].text, HasSubstr("Quokka"));
 }
 
+// With snapshot_at_end false the caller saves: the run leaves the index
+// file alone, and an index reopened behind the store catches up from it.
+TEST(Ingestor, WithoutSnapshotAtEndTheIndexCatchesUpOnOpen) {
+  TempDir dir("nosnapshot");
+  WriteCorpus(dir);
+  FakeEmbedder embedder;
+  int64_t chunks = 0;
+  {
+    IngestOptions options;
+    options.snapshot_at_end = false;
+    Kb kb(dir.str(), embedder, options);
+    ASSERT_TRUE(kb.ingestor->IngestPaths(std::vector<std::string>{dir.str() + "/docs"}).ok());
+    chunks = kb.Chunks();
+    ASSERT_GT(chunks, 0);
+    EXPECT_EQ(kb.index->size(), chunks);  // searchable at once
+    EXPECT_FALSE(fs::exists(kb.IndexPath()));
+  }
+  Kb kb(dir.str(), embedder);
+  EXPECT_EQ(kb.index->size(), chunks);
+}
+
 TEST(Ingestor, RunStoppedByAnEmbedderFailureContinuesOnRerun) {
   TempDir dir("rerun");
   for (int i = 0; i < 12; ++i) dir.Write(absl::StrCat("docs/f", i / 10, i % 10, ".txt"), LongText(absl::StrCat("w", i), 2));
