@@ -10,9 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +26,7 @@
 #include "service/answerer.h"
 #include "service/calibrate.h"
 #include "service/cli/command.h"
+#include "service/cli/squad.h"
 #include "service/encoder_embedder.h"
 #include "service/cli/knowledge_base.h"
 
@@ -50,61 +49,11 @@ struct CalibrateArgs {
   bool json = false;
 };
 
-struct LabelledQuestion {
-  std::string text;
-  bool answerable = true;
-};
-
-struct SquadSet {
-  std::vector<Document> paragraphs;
-  std::vector<LabelledQuestion> questions;
-};
-
-absl::StatusOr<SquadSet> ReadSquadQuestions(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a SQuAD file (no \"data\" array)"));
-  }
-  SquadSet set;
-  const std::string source = AbsoluteSource(path);
-  for (const nlohmann::json& article : j["data"]) {
-    const std::string title = article.is_object() ? article.value("title", "") : "";
-    const nlohmann::json paragraphs = article.is_object() ? article.value("paragraphs", nlohmann::json()) : nlohmann::json();
-    if (title.empty() || !paragraphs.is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": an article without a title or paragraphs"));
-    }
-    for (size_t p = 0; p < paragraphs.size(); ++p) {
-      const nlohmann::json& para = paragraphs[p];
-      if (!para.is_object() || !para.contains("context") || !para["context"].is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": paragraph ", p, " of ", title, " has no context"));
-      }
-      Document d;
-      d.external_id = absl::StrCat(title, "/", p);
-      d.source = absl::StrCat(source, "#", d.external_id);
-      d.title = title;
-      d.sections.push_back({{}, NormalizeText(para["context"].get<std::string>())});
-      d.metadata = {{"format", "squad"}, {"article", title}};
-      d.content_hash = ContentHash(d);
-      for (const nlohmann::json& qa : para.value("qas", nlohmann::json::array())) {
-        if (!qa.is_object() || !qa.contains("question") || !qa["question"].is_string()) continue;
-        set.questions.push_back({qa["question"].get<std::string>(), !qa.value("is_impossible", false)});
-      }
-      set.paragraphs.push_back(std::move(d));
-    }
-  }
-  if (set.paragraphs.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no paragraphs"));
-  return set;
-}
-
 // Up to `limit` questions, alternating answerable and unanswerable ones while
 // both last, so a small limit still sees both classes.
-std::vector<LabelledQuestion> Balanced(const std::vector<LabelledQuestion>& all, int limit) {
-  std::vector<LabelledQuestion> yes, no, out;
-  for (const LabelledQuestion& q : all) (q.answerable ? yes : no).push_back(q);
+std::vector<SquadQuestion> Balanced(const std::vector<SquadQuestion>& all, int limit) {
+  std::vector<SquadQuestion> yes, no, out;
+  for (const SquadQuestion& q : all) (q.answerable ? yes : no).push_back(q);
   for (size_t i = 0; static_cast<int>(out.size()) < limit && (i < yes.size() || i < no.size()); ++i) {
     if (i < yes.size()) out.push_back(yes[i]);
     if (i < no.size() && static_cast<int>(out.size()) < limit) out.push_back(no[i]);
@@ -117,9 +66,9 @@ double Since(std::chrono::steady_clock::time_point t) {
 }
 
 int RunCalibrate(const CalibrateArgs& args) {
-  auto squad = ReadSquadQuestions(args.squad);
+  auto squad = ReadSquad(args.squad);
   if (!squad.ok()) return ReportError(squad.status());
-  const std::vector<LabelledQuestion> questions = Balanced(squad->questions, args.limit);
+  const std::vector<SquadQuestion> questions = Balanced(squad->questions, args.limit);
   auto kb = OpenWithEncoder(args.data_dir, args.encoder, args.threads, args.collection);
   if (!kb.ok()) return ReportError(kb.status());
   SqliteStore& store = *kb->store;

@@ -6,9 +6,7 @@
 // chunk, and the rank of the question's own paragraph gives recall@1/5/10
 // and MRR@10 (a rank past 10 counts 0).
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +18,7 @@
 #include "service/cli/command.h"
 #include "service/encoder_embedder.h"
 #include "service/cli/knowledge_base.h"
+#include "service/cli/squad.h"
 
 namespace tinyrag::cli {
 namespace {
@@ -33,57 +32,6 @@ struct EvalArgs {
   int threads = 0;
   RetrieverOptions retriever{.candidates = 100};
 };
-
-struct Question {
-  std::string text;
-  std::string gold;  // the paragraph's external id
-};
-
-struct Squad {
-  std::vector<Document> paragraphs;
-  std::vector<Question> questions;  // answerable ones only
-};
-
-absl::StatusOr<Squad> ReadSquad(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a SQuAD file (no \"data\" array)"));
-  }
-  Squad squad;
-  const std::string source = AbsoluteSource(path);
-  for (const nlohmann::json& article : j["data"]) {
-    const std::string title = article.value("title", "");
-    const nlohmann::json& paragraphs = article.contains("paragraphs") ? article["paragraphs"] : nlohmann::json();
-    if (title.empty() || !paragraphs.is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": an article without a title or paragraphs"));
-    }
-    for (size_t p = 0; p < paragraphs.size(); ++p) {
-      const nlohmann::json& para = paragraphs[p];
-      if (!para.is_object() || !para.contains("context") || !para["context"].is_string()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": paragraph ", p, " of ", title, " has no context"));
-      }
-      Document d;
-      d.external_id = absl::StrCat(title, "/", p);
-      d.source = absl::StrCat(source, "#", d.external_id);
-      d.title = title;
-      d.sections.push_back({{}, NormalizeText(para["context"].get<std::string>())});
-      d.metadata = {{"format", "squad"}, {"article", title}};
-      d.content_hash = ContentHash(d);
-      for (const nlohmann::json& qa : para.value("qas", nlohmann::json::array())) {
-        const bool impossible = qa.value("is_impossible", false);
-        if (impossible || !qa.contains("question") || !qa["question"].is_string()) continue;
-        squad.questions.push_back({qa["question"].get<std::string>(), d.external_id});
-      }
-      squad.paragraphs.push_back(std::move(d));
-    }
-  }
-  if (squad.paragraphs.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no paragraphs"));
-  return squad;
-}
 
 struct Metrics {
   double recall1 = 0, recall5 = 0, recall10 = 0, mrr10 = 0;
@@ -100,12 +48,13 @@ int GoldRank(const std::vector<RetrievalResult>& results, const std::string& gol
   return 0;
 }
 
-absl::StatusOr<Metrics> Evaluate(const Retriever& retriever, RetrievalMode mode, const Squad& squad,
+absl::StatusOr<Metrics> Evaluate(const Retriever& retriever, RetrievalMode mode,
+                                 const std::vector<SquadQuestion>& questions,
                                  const std::vector<float>& question_vectors, int64_t dim) {
   Metrics m;
-  for (size_t i = 0; i < squad.questions.size(); ++i) {
+  for (size_t i = 0; i < questions.size(); ++i) {
     RetrievalRequest request;
-    request.query = squad.questions[i].text;
+    request.query = questions[i].text;
     request.k = retriever.options().candidates;
     request.mode = mode;
     if (mode != RetrievalMode::kLexical) {
@@ -113,14 +62,14 @@ absl::StatusOr<Metrics> Evaluate(const Retriever& retriever, RetrievalMode mode,
     }
     auto results = retriever.Search(request);
     if (!results.ok()) return results.status();
-    const int rank = GoldRank(*results, squad.questions[i].gold);
+    const int rank = GoldRank(*results, questions[i].paragraph_id);
     if (rank == 0) continue;
     m.recall1 += rank <= 1;
     m.recall5 += rank <= 5;
     m.recall10 += rank <= 10;
     if (rank <= 10) m.mrr10 += 1.0 / rank;
   }
-  const double n = static_cast<double>(squad.questions.size());
+  const double n = static_cast<double>(questions.size());
   if (n > 0) {
     m.recall1 /= n;
     m.recall5 /= n;
@@ -148,19 +97,24 @@ int RunEval(const EvalArgs& args) {
   if (!summary.ok()) return ReportError(summary.status());
   ReportFailures(*summary);
 
+  std::vector<SquadQuestion> questions;  // the answerable ones: they have a gold paragraph
   std::vector<std::string> texts;
-  for (const Question& q : squad->questions) texts.push_back(q.text);
+  for (const SquadQuestion& q : squad->questions) {
+    if (!q.answerable) continue;
+    questions.push_back(q);
+    texts.push_back(q.text);
+  }
   auto vectors = embedder.Embed(texts);
   if (!vectors.ok()) return ReportError(vectors.status());
   auto retriever = Retriever::Create(&store, args.collection, &index, &embedder, args.retriever);
   if (!retriever.ok()) return ReportError(retriever.status());
 
-  nlohmann::json out = {{"questions", squad->questions.size()},
+  nlohmann::json out = {{"questions", questions.size()},
                         {"documents", squad->paragraphs.size()},
                         {"chunks", index.size()},
                         {"ingest", SummaryJson(*summary, args.collection)}};
   for (RetrievalMode mode : {RetrievalMode::kLexical, RetrievalMode::kDense, RetrievalMode::kHybrid}) {
-    auto m = Evaluate(**retriever, mode, *squad, *vectors, embedder.dim());
+    auto m = Evaluate(**retriever, mode, questions, *vectors, embedder.dim());
     if (!m.ok()) return ReportError(m.status());
     out[std::string(RetrievalModeName(mode))] = {
         {"recall@1", m->recall1}, {"recall@5", m->recall5}, {"recall@10", m->recall10}, {"mrr@10", m->mrr10}};
@@ -168,7 +122,7 @@ int RunEval(const EvalArgs& args) {
   if (args.json) {
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("%zu questions over %zu paragraphs (%lld chunks)\n", squad->questions.size(),
+    std::printf("%zu questions over %zu paragraphs (%lld chunks)\n", questions.size(),
                 squad->paragraphs.size(), static_cast<long long>(index.size()));
     std::printf("%-8s %9s %9s %9s %9s\n", "mode", "recall@1", "recall@5", "recall@10", "mrr@10");
     for (const char* mode : {"lexical", "dense", "hybrid"}) {
