@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Interoperability check: a client written with Debian's python3-grpcio calls
 a running tinyrag server (Ask, Retrieve, ListDocuments) and checks that the
-responses are well formed and point at the knowledge base's documents.
+responses are well formed and point at the knowledge base's documents; and
+that server reflection (what grpcurl uses) lists the services and describes
+RagService's methods.
 
   /usr/bin/python3 python_client.py ADDR [--api-key KEY] [--collection C] [--question Q]
                                          [--expect-source SUBSTRING]
@@ -48,6 +50,78 @@ def generate_stubs(out_dir):
     sys.path.insert(0, out_dir)
 
 
+REFLECTION_METHOD = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+
+
+def fields(data):
+    """The (field number, value) pairs of a serialized protobuf message: varints as ints,
+    length-delimited fields as bytes (enough to read reflection answers without their stubs)."""
+    out, i = [], 0
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = data[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((number, varint()))
+        elif wire == 2:
+            n = varint()
+            out.append((number, data[i:i + n]))
+            i += n
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+        else:
+            fail(f"reflection answer: unexpected wire type {wire}")
+    return out
+
+
+def length_delimited(number, payload):
+    key, n, out = bytes([(number << 3) | 2]), len(payload), bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return key + bytes(out) + payload
+
+
+def check_reflection(channel, timeout):
+    """What grpcurl relies on: server reflection lists the services and describes RagService."""
+    from google.protobuf import descriptor_pb2
+    call = channel.stream_stream(REFLECTION_METHOD)  # raw bytes both ways
+    # ServerReflectionRequest: list_services = 7, file_containing_symbol = 4.
+    requests = [length_delimited(7, b""), length_delimited(4, b"tinyrag.v1.RagService")]
+    answers = list(call(iter(requests), timeout=timeout))
+    check(len(answers) == 2, f"reflection gave {len(answers)} answers to 2 requests")
+    # ServerReflectionResponse: list_services_response = 6 { repeated ServiceResponse service = 1 { name = 1 } }.
+    listed = {name.decode() for n, body in fields(answers[0]) if n == 6
+              for m, service in fields(body) if m == 1
+              for k, name in fields(service) if k == 1}
+    for want in ("tinyrag.v1.RagService", "tinyrag.v1.EscalationService", "grpc.health.v1.Health"):
+        check(want in listed, f"reflection does not list {want}: {sorted(listed)}")
+    # file_descriptor_response = 4 { repeated bytes file_descriptor_proto = 1 }.
+    methods = set()
+    for n, body in fields(answers[1]):
+        if n != 4:
+            continue
+        for m, raw in fields(body):
+            if m == 1:
+                f = descriptor_pb2.FileDescriptorProto.FromString(raw)
+                methods |= {f"{f.package}.{s.name}/{x.name}" for s in f.service for x in s.method}
+    for want in ("Ask", "AskStream", "Retrieve", "Ingest", "DeleteDocuments", "ListDocuments"):
+        check(f"tinyrag.v1.RagService/{want}" in methods, f"reflection does not describe RagService/{want}: {sorted(methods)}")
+    return listed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("address")
@@ -75,6 +149,7 @@ def main():
         with grpc.insecure_channel(args.address) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
             stub = rag_pb2_grpc.RagServiceStub(channel)
+            services = check_reflection(channel, args.timeout)
 
             # ListDocuments: every page, document ids unique and increasing.
             documents, token = [], ""
@@ -136,7 +211,8 @@ def main():
                 check(e.code() == grpc.StatusCode.INVALID_ARGUMENT,
                       f"empty question gave {e.code()}, not INVALID_ARGUMENT")
 
-    print(f"python_client: OK: {len(documents)} documents, {len(passages)} passages, "
+    print(f"python_client: OK: reflection lists {len(services)} services, {len(documents)} documents, "
+          f"{len(passages)} passages, "
           f"answer of {answer.tokens.answer_tokens} tokens, confidence {answer.confidence:.3f}, "
           f"escalated={answer.escalated}")
 
