@@ -22,9 +22,9 @@ for type in $TYPES; do
   model="$WORK/$PRESET-$type.gguf"
   "$TINYRAG" mkmodel --preset "$PRESET" --type "$type" -o "$model" 2>/dev/null
   echo "# $PRESET $type, threads=$THREADS, p=$P, n=$N"
-  echo "tinyrag: $("$TINYRAG" bench -m "$model" -p $P -n $N -t "$THREADS" -r 1 --json 2>/dev/null)"
+  echo "tinyrag: $("$TINYRAG" bench -m "$model" -p $P -n $N -t "$THREADS" -r 3 --json 2>/dev/null)"
   if [ -n "$LLAMA_BIN" ]; then
-    "$LLAMA_BIN/llama-bench" -m "$model" -p $P -n $N -t "$THREADS" -r 1 -o csv 2>/dev/null |
+    "$LLAMA_BIN/llama-bench" -m "$model" -p $P -n $N -t "$THREADS" -r 3 -o csv 2>/dev/null |
       awk -F, 'NR > 1 {gsub(/"/, ""); print "llama.cpp: n_prompt=" $(NF-6) " n_gen=" $(NF-5) " tokens/s=" $(NF-1)}' || true
   fi
   rm -f "$model"

@@ -1,9 +1,9 @@
 // `tinyrag bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]`:
 // decoder speed, like llama-bench. Prefill: a p-token prompt in one pass
 // (chunks of up to 512 tokens); decode: n tokens one at a time after it.
-// Also measures the machine's read bandwidth in the same run, so that decode
-// speed can be stated as a fraction of it (decode reads every weight once
-// per token). Prompt ids are fixed pseudo-random ids: speed does not depend
+// Also measures the machine's read bandwidth in the same run, between the
+// decode repetitions, so that decode speed can be stated as a fraction of it
+// (decode reads every weight once per token). Prompt ids are fixed pseudo-random ids: speed does not depend
 // on the text.
 #include <algorithm>
 #include <chrono>
@@ -38,28 +38,66 @@ double PeakRssMib() {
   return 0;
 }
 
-// Read bandwidth in GB/s: all threads summing disjoint parts of a 256 MiB
-// buffer (far beyond the caches); best of a few passes.
-double MeasureReadBandwidth(ThreadPool& pool) {
-  const size_t n = (256u << 20) / sizeof(uint64_t);
-  std::vector<uint64_t> buf(n);
-  std::iota(buf.begin(), buf.end(), 1);
-  std::vector<uint64_t> sums(pool.num_threads() * 8);
-  double best = 0;
-  for (int pass = 0; pass < 4; ++pass) {
-    const auto t = Clock::now();
-    pool.ParallelForRange(static_cast<int64_t>(n), 1 << 16, [&](int64_t b, int64_t e, int thread) {
-      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      int64_t i = b;
-      for (; i + 4 <= e; i += 4) s0 += buf[i], s1 += buf[i + 1], s2 += buf[i + 2], s3 += buf[i + 3];
-      for (; i < e; ++i) s0 += buf[i];
-      sums[thread * 8] += s0 + s1 + s2 + s3;  // one cache line per thread
-    });
-    best = std::max(best, n * sizeof(uint64_t) / Since(t) / 1e9);
+// The machine's read bandwidth, probed on the bytes decode streams: the
+// model's matrices (already resident; no extra memory, so the RSS figure is
+// untouched), summed by all threads. Decode runs between probes, and the
+// bench reports the median probe: this VM's bandwidth drifts by 20% over
+// minutes, so a single probe taken apart from the decode could disagree
+// with the speed it is compared to.
+class ReadBandwidthProbe {
+ public:
+  ReadBandwidthProbe(const DecoderModel& model, ThreadPool& pool) : pool_(pool) {
+    auto add = [&](const WeightView& w) {
+      const int64_t words = w.rows * w.row_stride / static_cast<int64_t>(sizeof(uint64_t));
+      spans_.push_back({static_cast<const uint64_t*>(w.data), words});
+      total_words_ += words;
+    };
+    for (const DecoderLayer& l : model.layers()) {
+      for (const WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) add(*w);
+    }
+    add(model.output());
   }
-  // Keep the sums observable so the reads are not optimized away.
-  if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 42) std::fprintf(stderr, " ");
-  return best;
+
+  // One pass over every span; GB/s.
+  double Measure() {
+    std::vector<uint64_t> sums(pool_.num_threads() * 8);  // a cache line per thread
+    const auto t = Clock::now();
+    pool_.ParallelForRange(total_words_, 1 << 16, [&](int64_t b, int64_t e, int thread) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      // Chunks may straddle spans: walk [b, e) span by span.
+      int64_t start = 0;
+      for (const Span& span : spans_) {
+        const int64_t lo = std::max(b, start), hi = std::min(e, start + span.words);
+        start += span.words;
+        if (lo >= hi) continue;
+        const uint64_t* p = span.data + (lo - (start - span.words));
+        int64_t i = 0, n = hi - lo;
+        for (; i + 4 <= n; i += 4) s0 += p[i], s1 += p[i + 1], s2 += p[i + 2], s3 += p[i + 3];
+        for (; i < n; ++i) s0 += p[i];
+        if (start >= e) break;
+      }
+      sums[thread * 8] += s0 + s1 + s2 + s3;
+    });
+    const double gbs = total_words_ * sizeof(uint64_t) / Since(t) / 1e9;
+    // Keep the sums observable so the reads are not optimized away.
+    if (std::accumulate(sums.begin(), sums.end(), uint64_t{0}) == 42) std::fprintf(stderr, " ");
+    return gbs;
+  }
+
+ private:
+  struct Span {
+    const uint64_t* data;
+    int64_t words;
+  };
+  ThreadPool& pool_;
+  std::vector<Span> spans_;
+  int64_t total_words_ = 0;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 }  // namespace
@@ -105,20 +143,24 @@ int RunDecodeBench(const BenchArgs& args) {
     }
     return absl::OkStatus();
   };
+  ReadBandwidthProbe probe(**model, pool);
+  std::vector<double> read_samples;
   double pp_seconds = 0, tg_seconds = 0;
   for (int rep = 0; rep <= args.reps; ++rep) {  // rep 0 warms up
     auto t = Clock::now();
     if (absl::Status s = prefill(); !s.ok()) return ReportError(s);
     const double pp = Since(t);
+    if (rep > 0) read_samples.push_back(probe.Measure());
     t = Clock::now();
     if (absl::Status s = generate(); !s.ok()) return ReportError(s);
     const double tg = Since(t);
     if (rep > 0) pp_seconds += pp, tg_seconds += tg;
   }
+  read_samples.push_back(probe.Measure());
   const double pp_tps = n_prompt * args.reps / pp_seconds;
   const double tg_tps = n_gen * args.reps / tg_seconds;
   const double rss = PeakRssMib();
-  const double read_gbs = MeasureReadBandwidth(pool);
+  const double read_gbs = Median(read_samples);
   const double model_gb = (*model)->weight_bytes() / 1e9;
   const double bw_fraction = model_gb * tg_tps / read_gbs;
   if (args.json) {
