@@ -3,6 +3,7 @@
 #include "model/kernels.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -84,6 +85,28 @@ RowKernel FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel*
 std::vector<uint8_t>& ActScratch() {
   thread_local std::vector<uint8_t> scratch;
   return scratch;
+}
+
+// Most chunks a decode-sized call is split into.
+constexpr int kMaxChunks = 64;
+
+// Splits `rows` rows of `row_bytes` into chunks for `threads` threads, each a
+// 1 / (2 * threads) share of the rows not yet given out (at least
+// kMinChunkBytes of weights), the last one taking what remains; fills
+// bounds[0..chunks] and returns the count.
+int GuidedChunks(int64_t rows, int64_t row_bytes, int threads, std::array<int64_t, kMaxChunks + 1>& bounds) {
+  constexpr int64_t kMinChunkBytes = 16 << 10;
+  const int64_t min_rows = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, row_bytes));
+  int chunks = 0;
+  bounds[0] = 0;
+  for (int64_t at = 0; at < rows;) {
+    const int64_t left = rows - at;
+    int64_t size = threads == 1 ? left : std::max(min_rows, left / (2 * threads));
+    if (chunks == kMaxChunks - 1) size = left;
+    at += std::min(size, left);
+    bounds[++chunks] = at;
+  }
+  return chunks;
 }
 
 absl::Status CheckCall(const WeightView& w, const float* x, const float* y) {
@@ -261,14 +284,14 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
 
   if (n <= 2 * kMaxActs) {
     // Matvec, or one decode step of up to kMaxActs sequences: one group of
-    // activation rows, weight rows split into a few chunks per thread
-    // (dynamic balance). Small tiles would cost more in scheduling than the
-    // group's arithmetic.
-    const int64_t chunks = std::min<int64_t>(w.rows, threads == 1 ? 1 : 8 * threads);
-    const int64_t chunk = (w.rows + chunks - 1) / chunks;
-    parallel((w.rows + chunk - 1) / chunk, [&](int64_t c) {
-      run_tile(c * chunk, std::min(w.rows, (c + 1) * chunk), 0, n);
-    });
+    // activation rows, weight rows in chunks claimed dynamically. Chunks
+    // shrink as the rows run out (each a 1 / (2 * threads) share of what is
+    // left, down to ~16 KB of weights): a few claims, and the threads finish
+    // within a small chunk of each other. Equal chunks left one thread
+    // idling for half a chunk on average at the end of every call.
+    std::array<int64_t, kMaxChunks + 1> bounds;
+    const int chunks = GuidedChunks(w.rows, w.row_stride, threads, bounds);
+    parallel(chunks, [&](int64_t c) { run_tile(bounds[c], bounds[c + 1], 0, n); });
     return absl::OkStatus();
   }
   // Matmul: tiles of kRowTile weight rows x kActTile activation rows.
