@@ -343,9 +343,11 @@ absl::Status DecoderContext::Layer(int l, int64_t n) {
   // xb [n][d] = RMSNorm(x) * attn_norm
   for (int64_t r = 0; r < n; ++r) RmsNorm(&x_[r * d], w.attn_norm.data(), d, cfg_.rms_eps, &xb_[r * d]);
   // q [n][q_dim], k [n][kv_dim], v [n][kv_dim] = projections (+ bias)
-  if (absl::Status s = Project(w.wq, xb_.data(), n, q_.data()); !s.ok()) return s;
-  if (absl::Status s = Project(w.wk, xb_.data(), n, k_.data()); !s.ok()) return s;
-  if (absl::Status s = Project(w.wv, xb_.data(), n, v_.data()); !s.ok()) return s;
+  {
+    const WeightView ws[] = {w.wq, w.wk, w.wv};
+    float* const ys[] = {q_.data(), k_.data(), v_.data()};
+    if (absl::Status s = MatMulShared(ws, xb_.data(), n, ys, pool_, kernel_options_); !s.ok()) return s;
+  }
   if (!w.bq.empty()) {
     for (int64_t r = 0; r < n; ++r) {
       for (int64_t i = 0; i < q_dim_; ++i) q_[r * q_dim_ + i] += w.bq[i];
@@ -381,8 +383,9 @@ absl::Status DecoderContext::Layer(int l, int64_t n) {
   for (int64_t r0 = 0; r0 < n; r0 += ffn_rows_) {
     const int64_t m = std::min(ffn_rows_, n - r0);
     // ff_gate, ff_up [m][ff]; ff_gate = silu(gate) * up
-    if (absl::Status s = Project(w.w_gate, &xb_[r0 * d], m, ff_gate_.data()); !s.ok()) return s;
-    if (absl::Status s = Project(w.w_up, &xb_[r0 * d], m, ff_up_.data()); !s.ok()) return s;
+    const WeightView ws[] = {w.w_gate, w.w_up};
+    float* const ys[] = {ff_gate_.data(), ff_up_.data()};
+    if (absl::Status s = MatMulShared(ws, &xb_[r0 * d], m, ys, pool_, kernel_options_); !s.ok()) return s;
     vmath::SiluMul(ff_gate_.data(), ff_up_.data(), m * ff);
     // x += ff_gate Wdown^T   (xb2 [m][d])
     if (absl::Status s = Project(w.w_down, ff_gate_.data(), m, xb2_.data()); !s.ok()) return s;

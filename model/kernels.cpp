@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -192,6 +193,190 @@ absl::Status MatVec(const WeightView& w, const float* x, float* y, ThreadPool* p
   return MatMul(w, x, 1, y, pool, options);
 }
 
+namespace {
+
+// Runs body(t) for t < tasks on the pool (or inline without one).
+template <class Body>
+void Parallel(ThreadPool* pool, int64_t tasks, Body&& body) {
+  if (pool) {
+    pool->ParallelFor(tasks, [&](int64_t t, int) { body(t); });
+  } else {
+    for (int64_t t = 0; t < tasks; ++t) body(t);
+  }
+}
+
+// One weight matrix of a row-kernel call and its activation rows as the
+// kernel reads them: f32 rows, or quantized rows in the scratch.
+struct RowJob {
+  const WeightView* w = nullptr;
+  RowKernel kernel;
+  ActivationMode mode = ActivationMode::kF32;
+  const uint8_t* acts = nullptr;
+  int64_t act_stride = 0;
+  float* y = nullptr;
+};
+
+// What decides the quantized activation layout: jobs with equal keys can
+// share one quantization of the same input.
+struct ActFormat {
+  ActivationMode mode;
+  bool super_blocks;
+  bool quads;
+  int offset;
+  int64_t cols;
+  bool operator==(const ActFormat&) const = default;
+};
+
+ActFormat FormatOf(const RowJob& j) {
+  return {j.mode, UsesSuperBlocks(j.w->type), j.kernel.quads, kernels::LevelOffset32(j.w->type), j.w->cols};
+}
+
+// Bytes per activation row of the kernel's format, and extra bytes per row
+// the quads are built from.
+int64_t ActRowBytes(const ActFormat& f) {
+  const int64_t nb = f.cols / kQK;
+  if (f.super_blocks) return (f.cols / kQK_K) * static_cast<int64_t>(sizeof(BlockQ8_K));
+  if (f.quads) return (nb + 3) / 4 * static_cast<int64_t>(sizeof(kernels::ActQuad32));
+  return nb * static_cast<int64_t>(sizeof(ActBlock32));
+}
+int64_t ActBuildBytes(const ActFormat& f) {
+  return f.quads ? (f.cols / kQK) * static_cast<int64_t>(sizeof(ActBlock32)) : 0;
+}
+
+// Quantizes the n rows of x into `dst` in format f (`build`: scratch for the
+// quads' source blocks).
+void QuantizeActs(const ActFormat& f, CpuLevel cap, const float* x, int64_t n, uint8_t* dst, uint8_t* build,
+                  ThreadPool* pool) {
+  const int64_t stride = ActRowBytes(f), build_stride = ActBuildBytes(f), nb = f.cols / kQK;
+  const kernels::ActivationQuantizers& quant = kernels::ActivationQuantizersFor(cap);
+  auto row = [&](int64_t i) {
+    const float* xi = x + i * f.cols;
+    uint8_t* out = dst + i * stride;
+    if (f.super_blocks) {
+      quant.super_block(xi, f.cols, reinterpret_cast<BlockQ8_K*>(out));
+    } else if (f.quads) {
+      auto* blocks = reinterpret_cast<ActBlock32*>(build + i * build_stride);
+      quant.block32(xi, f.cols, blocks);
+      kernels::InterleaveQuads(blocks, nb, f.offset, reinterpret_cast<kernels::ActQuad32*>(out));
+    } else {
+      auto* blocks = reinterpret_cast<ActBlock32*>(out);
+      quant.block32(xi, f.cols, blocks);
+      for (int64_t b = 0; b < nb; ++b) blocks[b].lane_bias = -(f.offset / 8) * blocks[b].sum;
+    }
+  };
+  if (n == 1) {
+    row(0);  // microseconds: not worth waking the pool
+  } else {
+    Parallel(pool, n, row);
+  }
+}
+
+// Fills every job's activation rows from x (n rows): quantized once per
+// distinct format into this thread's scratch, or x itself in f32 mode.
+void PrepareActs(std::span<RowJob> jobs, CpuLevel cap, const float* x, int64_t n, ThreadPool* pool) {
+  // Layout: each distinct format's rows, then its quad build area, 64-aligned.
+  auto align = [](int64_t b) { return (b + 63) / 64 * 64; };
+  std::array<int64_t, 8> offsets{};
+  std::array<int, 8> owner{};  // the first job of each distinct format
+  int formats = 0;
+  std::array<int, 8> format_of{};
+  int64_t bytes = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (jobs[j].mode != ActivationMode::kQ8) continue;
+    const ActFormat f = FormatOf(jobs[j]);
+    int k = 0;
+    while (k < formats && !(FormatOf(jobs[owner[k]]) == f)) ++k;
+    if (k == formats) {
+      owner[formats] = static_cast<int>(j);
+      offsets[formats++] = bytes;
+      bytes += align(n * ActRowBytes(f)) + align(n * ActBuildBytes(f));
+    }
+    format_of[j] = k;
+  }
+  std::vector<uint8_t>& scratch = ActScratch();
+  if (static_cast<int64_t>(scratch.size()) < bytes + 64) scratch.resize(bytes + 64);
+  // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines
+  // (and ActQuad32 needs it).
+  uint8_t* base = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+  for (int k = 0; k < formats; ++k) {
+    const ActFormat f = FormatOf(jobs[owner[k]]);
+    uint8_t* dst = base + offsets[k];
+    QuantizeActs(f, cap, x, n, dst, dst + align(n * ActRowBytes(f)), pool);
+  }
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    RowJob& job = jobs[j];
+    if (job.mode == ActivationMode::kQ8) {
+      job.acts = base + offsets[format_of[j]];
+      job.act_stride = ActRowBytes(FormatOf(job));
+    } else {
+      job.acts = reinterpret_cast<const uint8_t*>(x);
+      job.act_stride = job.w->cols * static_cast<int64_t>(sizeof(float));
+    }
+  }
+}
+
+// Rows [r0, r1) of the job's weights against activation rows [i0, i1), in
+// groups of kMaxActs so each weight row is decoded once per group; the row
+// range is small enough to stay in cache across the groups.
+void RunTile(const RowJob& job, int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
+  const WeightView& w = *job.w;
+  const uint8_t* wbase = static_cast<const uint8_t*>(w.data);
+  const void* acts[kMaxActs];
+  float out[kMaxActs];
+  for (int64_t ig = i0; ig < i1; ig += kMaxActs) {
+    const int na = static_cast<int>(std::min<int64_t>(kMaxActs, i1 - ig));
+    for (int a = 0; a < na; ++a) acts[a] = job.acts + (ig + a) * job.act_stride;
+    if (job.kernel.rows) {
+      job.kernel.rows(w, r0, r1, acts, na, job.y + ig * w.rows, w.rows);
+      continue;
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      job.kernel.fn(wbase + r * w.row_stride, acts, na, w.cols, out);
+      for (int a = 0; a < na; ++a) job.y[(ig + a) * w.rows + r] = out[a];
+    }
+  }
+}
+
+// Decode-sized calls (n <= 2 * kMaxActs): one group of activation rows, the
+// weights' rows in chunks claimed dynamically in one ParallelFor for all the
+// jobs. Chunks shrink as each matrix's rows run out (a 1 / (2 * threads)
+// share of what is left, down to ~16 KB of weights), so the threads finish
+// within a small chunk of each other; equal chunks left one thread idling
+// for half a chunk on average at the end of every call.
+void RunDecodeSized(std::span<const RowJob> jobs, int64_t n, ThreadPool* pool) {
+  const int threads = pool ? pool->num_threads() : 1;
+  struct Chunk {
+    int job;
+    int64_t r0, r1;
+  };
+  std::array<Chunk, 8 * kMaxChunks> chunks;
+  int count = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    std::array<int64_t, kMaxChunks + 1> bounds;
+    const int c = GuidedChunks(jobs[j].w->rows, jobs[j].w->row_stride, threads, bounds);
+    for (int i = 0; i < c; ++i) chunks[count++] = {static_cast<int>(j), bounds[i], bounds[i + 1]};
+  }
+  // Largest first across the jobs: the small chunks of every matrix end the call.
+  auto bytes = [&](const Chunk& c) { return (c.r1 - c.r0) * jobs[c.job].w->row_stride; };
+  std::stable_sort(chunks.begin(), chunks.begin() + count,
+                   [&](const Chunk& a, const Chunk& b) { return bytes(a) > bytes(b); });
+  Parallel(pool, count, [&](int64_t t) {
+    const Chunk& c = chunks[t];
+    RunTile(jobs[c.job], c.r0, c.r1, 0, n);
+  });
+}
+
+// The panel path for (w, mode, n) under cap, or nullptr.
+const kernels::PanelKernels* PanelFor(const WeightView& w, ActivationMode mode, int64_t n, CpuLevel cap) {
+  if (mode == ActivationMode::kQ8 && n >= kernels::kPanelMinActs && cap == CpuLevel::kAvx512 &&
+      DetectCpuFeatures().avx512_vnni) {
+    return kernels::Avx512PanelKernels(w.type);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool,
                     const KernelOptions& options) {
   if (n < 0) return absl::InvalidArgumentError(absl::StrCat("matmul: n = ", n));
@@ -200,98 +385,14 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
 
   const ActivationMode mode = ResolveActivationMode(w.type, options.activations);
   const CpuLevel cap = CapLevel(options);
-  if (mode == ActivationMode::kQ8 && n >= kernels::kPanelMinActs && cap == CpuLevel::kAvx512 &&
-      DetectCpuFeatures().avx512_vnni) {
-    if (const kernels::PanelKernels* panel = kernels::Avx512PanelKernels(w.type)) {
-      kernels::PanelMatMul(*panel, kernels::ActivationQuantizersFor(cap), w, x, n, y, pool);
-      return absl::OkStatus();
-    }
+  if (const kernels::PanelKernels* panel = PanelFor(w, mode, n, cap)) {
+    kernels::PanelMatMul(*panel, kernels::ActivationQuantizersFor(cap), w, x, n, y, pool);
+    return absl::OkStatus();
   }
-  const RowKernel kernel = FindKernel(w.type, mode, cap, nullptr);
-  const RowDotFn fn = kernel.fn;
-  const int threads = pool ? pool->num_threads() : 1;
-  auto parallel = [&](int64_t tasks, auto&& body) {
-    if (pool) {
-      pool->ParallelFor(tasks, [&](int64_t t, int) { body(t); });
-    } else {
-      for (int64_t t = 0; t < tasks; ++t) body(t);
-    }
-  };
-
-  // Activation rows as the kernels see them: f32 rows, or quantized rows.
-  const void* act_base = x;
-  int64_t act_stride = w.cols * static_cast<int64_t>(sizeof(float));
-  if (mode == ActivationMode::kQ8) {
-    const bool k = UsesSuperBlocks(w.type);
-    const int64_t nb = w.cols / kQK;
-    const int64_t block_row_bytes = nb * static_cast<int64_t>(sizeof(ActBlock32));
-    act_stride = k ? (w.cols / kQK_K) * static_cast<int64_t>(sizeof(BlockQ8_K))
-                   : kernel.quads ? (nb + 3) / 4 * static_cast<int64_t>(sizeof(kernels::ActQuad32))
-                                  : block_row_bytes;
-    // Quads are built from ActBlock32 rows kept after them in the scratch.
-    const int64_t bytes = n * act_stride + (kernel.quads ? n * block_row_bytes : 0);
-    std::vector<uint8_t>& scratch = ActScratch();
-    if (static_cast<int64_t>(scratch.size()) < bytes + 64) scratch.resize(bytes + 64);
-    // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines
-    // (and ActQuad32 needs it).
-    uint8_t* base = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-    const kernels::ActivationQuantizers& quant = kernels::ActivationQuantizersFor(cap);
-    const int offset = kernels::LevelOffset32(w.type);
-    auto quantize_row = [&](int64_t i) {
-      const float* xi = x + i * w.cols;
-      uint8_t* dst = base + i * act_stride;
-      if (k) {
-        quant.super_block(xi, w.cols, reinterpret_cast<BlockQ8_K*>(dst));
-      } else if (kernel.quads) {
-        auto* blocks = reinterpret_cast<ActBlock32*>(base + n * act_stride + i * block_row_bytes);
-        quant.block32(xi, w.cols, blocks);
-        kernels::InterleaveQuads(blocks, nb, offset, reinterpret_cast<kernels::ActQuad32*>(dst));
-      } else {
-        auto* blocks = reinterpret_cast<ActBlock32*>(dst);
-        quant.block32(xi, w.cols, blocks);
-        for (int64_t b = 0; b < nb; ++b) blocks[b].lane_bias = -(offset / 8) * blocks[b].sum;
-      }
-    };
-    if (n == 1) {
-      quantize_row(0);  // microseconds: not worth waking the pool
-    } else {
-      parallel(n, quantize_row);
-    }
-    act_base = base;
-  }
-
-  const uint8_t* wbase = static_cast<const uint8_t*>(w.data);
-  const uint8_t* abase = static_cast<const uint8_t*>(act_base);
-  // Runs rows [r0, r1) against activation rows [i0, i1), in groups of
-  // kMaxActs so each weight row is decoded once per group; the row range is
-  // small enough to stay in cache across the groups.
-  auto run_tile = [&](int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
-    const void* acts[kMaxActs];
-    float out[kMaxActs];
-    for (int64_t ig = i0; ig < i1; ig += kMaxActs) {
-      const int na = static_cast<int>(std::min<int64_t>(kMaxActs, i1 - ig));
-      for (int a = 0; a < na; ++a) acts[a] = abase + (ig + a) * act_stride;
-      if (kernel.rows) {
-        kernel.rows(w, r0, r1, acts, na, y + ig * w.rows, w.rows);
-        continue;
-      }
-      for (int64_t r = r0; r < r1; ++r) {
-        fn(wbase + r * w.row_stride, acts, na, w.cols, out);
-        for (int a = 0; a < na; ++a) y[(ig + a) * w.rows + r] = out[a];
-      }
-    }
-  };
-
+  RowJob job{&w, FindKernel(w.type, mode, cap, nullptr), mode, nullptr, 0, y};
+  PrepareActs({&job, 1}, cap, x, n, pool);
   if (n <= 2 * kMaxActs) {
-    // Matvec, or one decode step of up to kMaxActs sequences: one group of
-    // activation rows, weight rows in chunks claimed dynamically. Chunks
-    // shrink as the rows run out (each a 1 / (2 * threads) share of what is
-    // left, down to ~16 KB of weights): a few claims, and the threads finish
-    // within a small chunk of each other. Equal chunks left one thread
-    // idling for half a chunk on average at the end of every call.
-    std::array<int64_t, kMaxChunks + 1> bounds;
-    const int chunks = GuidedChunks(w.rows, w.row_stride, threads, bounds);
-    parallel(chunks, [&](int64_t c) { run_tile(bounds[c], bounds[c + 1], 0, n); });
+    RunDecodeSized({&job, 1}, n, pool);
     return absl::OkStatus();
   }
   // Matmul: tiles of kRowTile weight rows x kActTile activation rows.
@@ -299,11 +400,48 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
   constexpr int64_t kActTile = 64;
   const int64_t row_tiles = (w.rows + kRowTile - 1) / kRowTile;
   const int64_t act_tiles = (n + kActTile - 1) / kActTile;
-  parallel(row_tiles * act_tiles, [&](int64_t t) {
+  Parallel(pool, row_tiles * act_tiles, [&](int64_t t) {
     const int64_t rt = t / act_tiles, at = t % act_tiles;
-    run_tile(rt * kRowTile, std::min(w.rows, (rt + 1) * kRowTile), at * kActTile,
-             std::min(n, (at + 1) * kActTile));
+    RunTile(job, rt * kRowTile, std::min(w.rows, (rt + 1) * kRowTile), at * kActTile,
+            std::min(n, (at + 1) * kActTile));
   });
+  return absl::OkStatus();
+}
+
+absl::Status MatMulShared(std::span<const WeightView> ws, const float* x, int64_t n, std::span<float* const> ys,
+                          ThreadPool* pool, const KernelOptions& options) {
+  if (ws.size() != ys.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("matmul: ", ws.size(), " weight matrices but ", ys.size(), " outputs"));
+  }
+  if (ws.size() > kMaxSharedWeights) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("matmul: ", ws.size(), " weight matrices; at most ", kMaxSharedWeights, " share an input"));
+  }
+  for (size_t i = 0; i < ws.size(); ++i) {
+    if (ws[i].cols != ws[0].cols) {
+      return absl::InvalidArgumentError(absl::StrCat("matmul: shared input, but weight ", i, " has ", ws[i].cols,
+                                                     " columns and weight 0 has ", ws[0].cols));
+    }
+  }
+  if (n > 2 * kMaxActs || n <= 0) {
+    // Prefill-sized (panel path or tiles): one call each loses nothing.
+    for (size_t i = 0; i < ws.size(); ++i) {
+      if (absl::Status s = MatMul(ws[i], x, n, ys[i], pool, options); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  const CpuLevel cap = CapLevel(options);
+  std::array<RowJob, kMaxSharedWeights> jobs;
+  size_t count = 0;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    if (absl::Status s = CheckCall(ws[i], x, ys[i]); !s.ok()) return s;
+    if (ws[i].rows == 0) continue;
+    const ActivationMode mode = ResolveActivationMode(ws[i].type, options.activations);
+    jobs[count++] = {&ws[i], FindKernel(ws[i].type, mode, cap, nullptr), mode, nullptr, 0, ys[i]};
+  }
+  PrepareActs({jobs.data(), count}, cap, x, n, pool);
+  RunDecodeSized({jobs.data(), count}, n, pool);
   return absl::OkStatus();
 }
 

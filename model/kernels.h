@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 
 #include "absl/status/status.h"
 #include "model/cpu_features.h"
@@ -75,6 +76,19 @@ absl::Status MatVec(const WeightView& w, const float* x, float* y, ThreadPool* p
 // n == 0 does nothing. Errors: as MatVec, or InvalidArgument for n < 0.
 absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool,
                     const KernelOptions& options = {});
+
+// Y_i = X W_i^T for weight matrices that share the input x (a layer's Q, K
+// and V projections; its gate and up projections), each y_i [n][ws[i].rows].
+// Results equal separate MatMul calls bit for bit. For decode-sized n (up to
+// 8 rows) the activations are quantized once per activation format and all
+// the matrices' rows are handed out in one ParallelFor, which saves a
+// quantization and a wait for the slowest thread per matrix; larger n runs
+// MatMul for each. All ws must have the same cols; at most
+// kMaxSharedWeights of them. Errors: as MatMul, or InvalidArgument for
+// mismatched sizes or columns.
+inline constexpr size_t kMaxSharedWeights = 8;
+absl::Status MatMulShared(std::span<const WeightView> ws, const float* x, int64_t n, std::span<float* const> ys,
+                          ThreadPool* pool, const KernelOptions& options = {});
 
 // The activation mode MatVec/MatMul use for `type` when asked for `requested`.
 ActivationMode ResolveActivationMode(GgmlType type, ActivationMode requested);

@@ -265,6 +265,49 @@ TEST(KernelsTest, MatMulEqualsRepeatedMatVec) {
   }
 }
 
+// MatMulShared equals one MatMul per matrix bit for bit: mixed types (one
+// quantization shared by the two Q5_0 matrices, others of their own), f32
+// weights, an empty matrix, decode-sized and prefill-sized n, every level.
+TEST(KernelsTest, MatMulSharedEqualsSeparateMatMuls) {
+  ThreadPool pool(2);
+  const int64_t cols = 512;
+  const std::vector<std::pair<GgmlType, int64_t>> shapes = {
+      {GgmlType::kQ5_0, 96}, {GgmlType::kQ5_0, 16}, {GgmlType::kQ8_0, 16}, {GgmlType::kQ4_K, 40},
+      {GgmlType::kF16, 24},  {GgmlType::kQ6_K, 0}};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<WeightView> ws;
+  for (const auto& [t, rows] : shapes) {
+    data.push_back(RandomWeights(t, rows, cols, RowBytes(t, cols), static_cast<uint32_t>(7 + ws.size())));
+    ws.push_back(DenseWeights(t, rows, cols, data.back().data()));
+  }
+  for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{8}, int64_t{20}}) {
+    const std::vector<float> x = RandomActivations(n * cols, 11);
+    for (int l = 0; l <= static_cast<int>(ActiveCpuLevel()); ++l) {
+      const CpuLevel level = static_cast<CpuLevel>(l);
+      SCOPED_TRACE(testing::Message() << "n=" << n << " level=" << CpuLevelName(level));
+      KernelOptions opt;
+      opt.max_level = level;
+      std::vector<std::vector<float>> shared(ws.size()), alone(ws.size());
+      std::vector<float*> ys;
+      for (size_t i = 0; i < ws.size(); ++i) {
+        shared[i].assign(n * ws[i].rows, -1.0f);
+        alone[i].assign(n * ws[i].rows, -2.0f);
+        ys.push_back(shared[i].data());
+        ASSERT_TRUE(MatMul(ws[i], x.data(), n, alone[i].data(), &pool, opt).ok());
+      }
+      ASSERT_TRUE(MatMulShared(ws, x.data(), n, ys, &pool, opt).ok());
+      for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(shared[i], alone[i]) << "matrix " << i;
+    }
+  }
+  std::vector<float> y(ws[0].rows);
+  const std::vector<float> x = RandomActivations(cols, 3);
+  EXPECT_FALSE(MatMulShared(ws, x.data(), 1, std::vector<float*>{y.data()}, &pool).ok());  // sizes differ
+  const WeightView narrow = DenseWeights(GgmlType::kQ8_0, 4, 256, data[2].data());
+  const std::vector<WeightView> mixed = {ws[0], narrow};
+  std::vector<float> y2(4);
+  EXPECT_FALSE(MatMulShared(mixed, x.data(), 1, std::vector<float*>{y.data(), y2.data()}, &pool).ok());
+}
+
 // The AVX-512 panel path (q8 MatMul of kPanelMinActs rows or more) computes
 // the scalar oracle's integers and float steps in the same order: equal bit
 // for bit for every quantized type, partial panels, padded strides, pools.
