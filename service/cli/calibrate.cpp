@@ -103,18 +103,22 @@ int RunCalibrate(const CalibrateArgs& args) {
       RetrieveWith(embedder, [&search](const std::string&, const RetrievalRequest& r) { return search.Search(r); });
   EmbedTextsFn embed_texts = EmbedTextsWith(embedder);
   // The answerer's own confidence is not used here: only its features are.
+  AnswererOptions answerer_options;
+  answerer_options.default_top_k = args.top_k;
+  answerer_options.max_top_k = std::max(args.top_k, 1);
+  answerer_options.default_max_tokens = args.max_tokens;
+  answerer_options.max_max_tokens = args.max_tokens;
   auto answerer = Answerer::Create(*prompt, retrieve, generator.AsFunction(), ConfidenceModel{}, embed_texts,
-                                   {.default_top_k = args.top_k,
-                                    .max_top_k = std::max(args.top_k, 1),
-                                    .default_max_tokens = args.max_tokens,
-                                    .max_max_tokens = args.max_tokens});
+                                   answerer_options);
   if (!answerer.ok()) return ReportError(answerer.status());
 
   std::vector<ConfidenceFeatures> features;
   std::vector<int> labels;
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < questions.size(); ++i) {
-    auto a = (*answerer)->Ask({.question = questions[i].text});
+    AnswerRequest request;
+    request.question = questions[i].text;
+    auto a = (*answerer)->Ask(request);
     if (!a.ok()) {
       std::fprintf(stderr, "tinyrag: skipped question %zu: %s\n", i, std::string(a.status().message()).c_str());
       continue;
@@ -132,13 +136,17 @@ int RunCalibrate(const CalibrateArgs& args) {
   // second weight set; its generation features are always 0 and keep weight 0.
   ConfidenceModel features_only;
   features_only.extractive = ConfidenceWeights{};
-  auto extractive = Answerer::CreateExtractive(retrieve, features_only, embed_texts,
-                                               {.default_top_k = args.top_k, .max_top_k = std::max(args.top_k, 1)});
+  AnswererOptions extractive_options;
+  extractive_options.default_top_k = args.top_k;
+  extractive_options.max_top_k = std::max(args.top_k, 1);
+  auto extractive = Answerer::CreateExtractive(retrieve, features_only, embed_texts, extractive_options);
   if (!extractive.ok()) return ReportError(extractive.status());
   std::vector<ConfidenceFeatures> extractive_features;
   std::vector<int> extractive_labels;
   for (size_t i = 0; i < questions.size(); ++i) {
-    auto a = (*extractive)->Ask({.question = questions[i].text});
+    AnswerRequest request;
+    request.question = questions[i].text;
+    auto a = (*extractive)->Ask(request);
     if (!a.ok()) {
       std::fprintf(stderr, "tinyrag: skipped question %zu (extractive): %s\n", i, std::string(a.status().message()).c_str());
       continue;
