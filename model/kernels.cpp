@@ -264,8 +264,11 @@ void QuantizeActs(const ActFormat& f, CpuLevel cap, const float* x, int64_t n, u
       for (int64_t b = 0; b < nb; ++b) blocks[b].lane_bias = -(f.offset / 8) * blocks[b].sum;
     }
   };
-  if (n == 1) {
-    row(0);  // microseconds: not worth waking the pool
+  // A decode step's few short rows take microseconds: not worth a round
+  // trip through the pool.
+  constexpr int64_t kSerialValues = 8192;
+  if (n * f.cols <= kSerialValues) {
+    for (int64_t i = 0; i < n; ++i) row(i);
   } else {
     Parallel(pool, n, row);
   }
