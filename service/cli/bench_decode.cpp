@@ -3,8 +3,8 @@
 // (chunks of up to 512 tokens); decode: n tokens one at a time after it.
 // Also measures the machine's read bandwidth in the same run, between the
 // decode repetitions, so that decode speed can be stated as a fraction of it
-// (decode reads every weight once per token). Prompt ids are fixed pseudo-random ids: speed does not depend
-// on the text.
+// (decode reads every weight once per token). Prompt ids are fixed
+// pseudo-random ids: speed does not depend on the text.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
