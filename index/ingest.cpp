@@ -204,7 +204,7 @@ class Ingestor::Run {
     }
     pending_.clear();
     pending_chunks_ = 0;
-    if (SecondsSince(last_save_) >= ing_.options_.snapshot_interval_seconds) {
+    if (ing_.options_.save_index && SecondsSince(last_save_) >= ing_.options_.snapshot_interval_seconds) {
       if (absl::Status s = Snapshot(); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -294,7 +294,7 @@ class Ingestor::Run {
   absl::StatusOr<IngestSummary> Finish() {
     if (absl::Status s = Flush(); !s.ok()) return s;
     if (absl::Status s = ing_.index_->CatchUp(); !s.ok()) return s;
-    if (ing_.options_.snapshot_at_end) {
+    if (ing_.options_.save_index) {
       if (absl::Status s = Snapshot(); !s.ok()) return s;
     }
     Report(1.0);

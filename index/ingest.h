@@ -57,14 +57,14 @@ struct IngestOptions {
   // Chunks embedded per Embedder::Embed call (several documents share a call).
   int64_t embed_batch_chunks = 64;
   // The vector index is saved at most this often while ingesting, and at
-  // the end of a run unless snapshot_at_end is false; <= 0 saves after every
-  // batch.
+  // the end of a run; <= 0 saves after every batch.
   double snapshot_interval_seconds = 30.0;
-  // False when the caller saves the index itself: a server ingesting a long
-  // stream in small runs saves once per stream, not once per run (saving
-  // writes the whole index). Unsaved changes are safe: the store is the
-  // source of truth and an index opened behind it catches up.
-  bool snapshot_at_end = true;
+  // False when the caller saves the index itself (the Ingestor then only
+  // keeps it caught up): a server ingesting a long stream in small runs
+  // saves once per stream, not once per run (saving writes the whole
+  // index). Unsaved changes are safe: the store is the source of truth and
+  // an index opened behind it catches up.
+  bool save_index = true;
   // IngestPaths only: for each folder given, delete the collection's
   // documents whose source is a path under that folder which no longer
   // exists (a file that exists but fails to extract keeps its documents).

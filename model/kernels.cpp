@@ -279,19 +279,19 @@ void QuantizeActs(const ActFormat& f, CpuLevel cap, const float* x, int64_t n, u
 void PrepareActs(std::span<RowJob> jobs, CpuLevel cap, const float* x, int64_t n, ThreadPool* pool) {
   // Layout: each distinct format's rows, then its quad build area, 64-aligned.
   auto align = [](int64_t b) { return (b + 63) / 64 * 64; };
-  std::array<int64_t, 8> offsets{};
-  std::array<int, 8> owner{};  // the first job of each distinct format
-  int formats = 0;
-  std::array<int, 8> format_of{};
+  std::array<ActFormat, kMaxSharedWeights> formats;
+  std::array<int64_t, kMaxSharedWeights> offsets{};
+  std::array<int, kMaxSharedWeights> format_of{};  // per job
+  int count = 0;
   int64_t bytes = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     if (jobs[j].mode != ActivationMode::kQ8) continue;
     const ActFormat f = FormatOf(jobs[j]);
     int k = 0;
-    while (k < formats && !(FormatOf(jobs[owner[k]]) == f)) ++k;
-    if (k == formats) {
-      owner[formats] = static_cast<int>(j);
-      offsets[formats++] = bytes;
+    while (k < count && !(formats[k] == f)) ++k;
+    if (k == count) {
+      formats[count] = f;
+      offsets[count++] = bytes;
       bytes += align(n * ActRowBytes(f)) + align(n * ActBuildBytes(f));
     }
     format_of[j] = k;
@@ -301,16 +301,15 @@ void PrepareActs(std::span<RowJob> jobs, CpuLevel cap, const float* x, int64_t n
   // 64-byte alignment keeps the 32-byte loads of ActBlock32 within lines
   // (and ActQuad32 needs it).
   uint8_t* base = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-  for (int k = 0; k < formats; ++k) {
-    const ActFormat f = FormatOf(jobs[owner[k]]);
+  for (int k = 0; k < count; ++k) {
     uint8_t* dst = base + offsets[k];
-    QuantizeActs(f, cap, x, n, dst, dst + align(n * ActRowBytes(f)), pool);
+    QuantizeActs(formats[k], cap, x, n, dst, dst + align(n * ActRowBytes(formats[k])), pool);
   }
   for (size_t j = 0; j < jobs.size(); ++j) {
     RowJob& job = jobs[j];
     if (job.mode == ActivationMode::kQ8) {
       job.acts = base + offsets[format_of[j]];
-      job.act_stride = ActRowBytes(FormatOf(job));
+      job.act_stride = ActRowBytes(formats[format_of[j]]);
     } else {
       job.acts = reinterpret_cast<const uint8_t*>(x);
       job.act_stride = job.w->cols * static_cast<int64_t>(sizeof(float));
@@ -352,17 +351,20 @@ void RunDecodeSized(std::span<const RowJob> jobs, int64_t n, ThreadPool* pool) {
     int job;
     int64_t r0, r1;
   };
-  std::array<Chunk, 8 * kMaxChunks> chunks;
+  std::array<Chunk, kMaxSharedWeights * kMaxChunks> chunks;
   int count = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     std::array<int64_t, kMaxChunks + 1> bounds;
     const int c = GuidedChunks(jobs[j].w->rows, jobs[j].w->row_stride, threads, bounds);
     for (int i = 0; i < c; ++i) chunks[count++] = {static_cast<int>(j), bounds[i], bounds[i + 1]};
   }
-  // Largest first across the jobs: the small chunks of every matrix end the call.
+  // Largest first across the jobs: the small chunks of every matrix end the
+  // call. (std::sort, not stable_sort: that one may allocate, per call.)
   auto bytes = [&](const Chunk& c) { return (c.r1 - c.r0) * jobs[c.job].w->row_stride; };
-  std::stable_sort(chunks.begin(), chunks.begin() + count,
-                   [&](const Chunk& a, const Chunk& b) { return bytes(a) > bytes(b); });
+  std::sort(chunks.begin(), chunks.begin() + count, [&](const Chunk& a, const Chunk& b) {
+    const int64_t ba = bytes(a), bb = bytes(b);
+    return ba != bb ? ba > bb : a.job != b.job ? a.job < b.job : a.r0 < b.r0;
+  });
   Parallel(pool, count, [&](int64_t t) {
     const Chunk& c = chunks[t];
     RunTile(jobs[c.job], c.r0, c.r1, 0, n);

@@ -13,7 +13,8 @@
 namespace tinyrag::cli {
 namespace {
 
-// `j[key]` when `j` is an object holding a value of that type, else `fallback`
+// `j[key]` when `j` is an object holding a value of type T (for T = json:
+// an array, the only json-valued fields read here), else `fallback`
 // (json::value would throw on a mistyped field).
 template <typename T>
 T Field(const nlohmann::json& j, const char* key, T fallback) {

@@ -40,7 +40,7 @@ absl::StatusOr<ServerKnowledgeBase::Collection*> ServerKnowledgeBase::Get(const 
   if (same_encoder) {
     IngestOptions ingest;
     ingest.chunker = options_.chunker;
-    ingest.snapshot_at_end = false;  // Ingest and SaveIndexes decide when
+    ingest.save_index = false;  // Ingest and SaveIndexes decide when
     auto ingestor = Ingestor::Create(store_.get(), c->index.get(), embedder_.get(), name, ingest);
     if (!ingestor.ok()) return ingestor.status();
     c->ingestor = std::move(*ingestor);

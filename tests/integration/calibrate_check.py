@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 
-from cli_client_check import CheckFailed, Cli, Server, check, free_port
+from cli_client_check import CheckFailed, Cli, Server, check, free_port, test_models
 
 FEATURES = ("best_fused", "best_dense", "best_lexical", "fused_margin", "mean_logprob", "min_logprob",
             "no_answer", "lexical_support", "semantic_support")
@@ -92,15 +92,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="tinyrag-calibrate-check-") as work:
         server = None
         try:
-            models = os.path.join(args.shared, "fixtures", "models")
-            encoder = os.path.join(models, "bert-tiny-q8_0.gguf")
-            decoder = os.path.join(models, "qwen2-tiny-q8_0.gguf")
-            if not (os.path.exists(encoder) and os.path.exists(decoder)):
-                print(f"calibrate_check: no fixture models under {models}; writing them with mkmodel", file=sys.stderr)
-                encoder = os.path.join(work, "minilm-l6-q8_0.gguf")
-                decoder = os.path.join(work, "smollm2-135m-q8_0.gguf")
-                cli.run("mkmodel", "--preset", "minilm-l6", "--type", "q8_0", "-o", encoder)
-                cli.run("mkmodel", "--preset", "smollm2-135m", "--type", "q8_0", "-o", decoder)
+            encoder, decoder = test_models(cli, args.shared, work, "calibrate_check")
             squad = os.path.join(work, "squad.json")
             with open(squad, "w") as f:
                 json.dump(squad_json(), f)

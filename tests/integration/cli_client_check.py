@@ -52,6 +52,22 @@ def check(condition, message):
         raise CheckFailed(message)
 
 
+def test_models(cli, shared, work, who):
+    """(encoder, decoder): the tiny fixture models under SHARED/fixtures/models, or without them (a
+    user's machine, CI) random-weight MiniLM- and SmolLM2-135M-shaped ones written into WORK."""
+    models = os.path.join(shared, "fixtures", "models")
+    encoder = os.path.join(models, "bert-tiny-q8_0.gguf")
+    decoder = os.path.join(models, "qwen2-tiny-q8_0.gguf")
+    if os.path.exists(encoder) and os.path.exists(decoder):
+        return encoder, decoder
+    print(f"{who}: no fixture models under {models}; writing them with mkmodel", file=sys.stderr)
+    encoder = os.path.join(work, "minilm-l6-q8_0.gguf")
+    decoder = os.path.join(work, "smollm2-135m-q8_0.gguf")
+    cli.run("mkmodel", "--preset", "minilm-l6", "--type", "q8_0", "-o", encoder)
+    cli.run("mkmodel", "--preset", "smollm2-135m", "--type", "q8_0", "-o", decoder)
+    return encoder, decoder
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -224,16 +240,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if k not in ("TINYRAG_SERVER", "TINYRAG_API_KEY")}
     cli = Cli(args.tinyrag, env)
     with tempfile.TemporaryDirectory(prefix="tinyrag-client-check-") as work:
-        models = os.path.join(args.shared, "fixtures", "models")
-        encoder = os.path.join(models, "bert-tiny-q8_0.gguf")
-        decoder = os.path.join(models, "qwen2-tiny-q8_0.gguf")
-        if not (os.path.exists(encoder) and os.path.exists(decoder)):
-            # No fixtures (a user's machine, CI): random-weight models of real shapes, written here.
-            print(f"cli_client_check: no fixture models under {models}; writing them with mkmodel", file=sys.stderr)
-            encoder = os.path.join(work, "minilm-l6-q8_0.gguf")
-            decoder = os.path.join(work, "smollm2-135m-q8_0.gguf")
-            cli.run("mkmodel", "--preset", "minilm-l6", "--type", "q8_0", "-o", encoder)
-            cli.run("mkmodel", "--preset", "smollm2-135m", "--type", "q8_0", "-o", decoder)
+        encoder, decoder = test_models(cli, args.shared, work, "cli_client_check")
         docs_dir = os.path.join(work, "docs")
         os.makedirs(docs_dir)
         for name, text in DOCUMENTS.items():

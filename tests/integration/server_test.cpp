@@ -477,7 +477,8 @@ TEST_F(ServerTest, IngestRunsWhileQuestionsAreAnswered) {
   ASSERT_EQ(r.results_size(), 40);
   for (const auto& x : r.results()) EXPECT_EQ(x.status(), v1::DOCUMENT_STATUS_ADDED) << x.error();
   EXPECT_GE(answered.load(), 1);
-  // The stream's index is saved when it ends (not per batch): one more file.
+  // The stream's end saved the new collection's index: one more file. (A
+  // save per batch would write the same file; this checks the end's save.)
   EXPECT_EQ(IndexFiles(), index_files_before + 1);
 }
 

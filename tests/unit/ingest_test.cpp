@@ -267,16 +267,16 @@ TEST(Ingestor, SavesTheIndexAndRepairsADeletedFaissFileOnOpen) {
   EXPECT_THAT((*chunk)[0].text, HasSubstr("Quokka"));
 }
 
-// With snapshot_at_end false the caller saves: the run leaves the index
+// With save_index false the caller saves: the run leaves the index
 // file alone, and an index reopened behind the store catches up from it.
-TEST(Ingestor, WithoutSnapshotAtEndTheIndexCatchesUpOnOpen) {
+TEST(Ingestor, WithoutSaveIndexTheIndexCatchesUpOnOpen) {
   TempDir dir("nosnapshot");
   WriteCorpus(dir);
   FakeEmbedder embedder;
   int64_t chunks = 0;
   {
     IngestOptions options;
-    options.snapshot_at_end = false;
+    options.save_index = false;
     Kb kb(dir.str(), embedder, options);
     ASSERT_TRUE(kb.ingestor->IngestPaths(std::vector<std::string>{dir.str() + "/docs"}).ok());
     chunks = kb.Chunks();
