@@ -75,12 +75,13 @@ BENCHMARK(BM_ParallelForOverhead)->Arg(1)->Arg(2)->UseRealTime();
 struct Matrix {
   GgmlType type;
   int64_t rows, cols, row_bytes, matrix_bytes, copies;
+  WeightLayout layout;
   std::vector<uint8_t> data;  // `copies` matrices back to back
 };
 
 // Weights quantized from random normal values, replicated to the working set
-// (or a single copy when `hot`, which then stays in cache).
-std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols, bool hot) {
+// (or a single copy when `hot`, which then stays in cache), in `layout`.
+std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols, bool hot, WeightLayout layout) {
   auto m = std::make_unique<Matrix>();
   m->type = type;
   m->rows = rows;
@@ -97,6 +98,11 @@ std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols, bo
     for (float& v : row) v = normal(rng);
     QuantizeRow(type, row.data(), m->data.data() + r * m->row_bytes, cols);
   }
+  m->layout = layout;
+  if (layout == WeightLayout::kQuads) {
+    const std::vector<uint8_t> ggml(m->data.begin(), m->data.begin() + m->matrix_bytes);
+    CopyToQuadLayout(DenseWeights(type, rows, cols, ggml.data()), m->data.data());
+  }
   for (int64_t c = 1; c < m->copies; ++c) {
     std::memcpy(m->data.data() + c * m->matrix_bytes, m->data.data(), m->matrix_bytes);
   }
@@ -105,8 +111,8 @@ std::unique_ptr<Matrix> MakeMatrix(GgmlType type, int64_t rows, int64_t cols, bo
 
 // `n` activation rows at once: n > 1 is one decode step of n sequences.
 void RunMatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t cols, int threads,
-               CpuLevel level, bool hot, int64_t n = 1) {
-  const std::unique_ptr<Matrix> m = MakeMatrix(type, rows, cols, hot);
+               CpuLevel level, bool hot, int64_t n = 1, WeightLayout layout = WeightLayout::kGgml) {
+  const std::unique_ptr<Matrix> m = MakeMatrix(type, rows, cols, hot, layout);
   std::vector<float> x(n * cols), y(n * rows);
   std::mt19937 rng(2);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -116,7 +122,8 @@ void RunMatVec(benchmark::State& state, GgmlType type, int64_t rows, int64_t col
   opt.max_level = level;
   int64_t copy = 0;
   for (auto _ : state) {
-    const WeightView w = DenseWeights(type, rows, cols, m->data.data() + copy * m->matrix_bytes);
+    WeightView w = DenseWeights(type, rows, cols, m->data.data() + copy * m->matrix_bytes);
+    w.layout = layout;
     if (!MatMul(w, x.data(), n, y.data(), &pool, opt).ok()) {
       state.SkipWithError("MatMul failed");
       return;
@@ -176,12 +183,27 @@ void RegisterAll() {
                               GgmlType::kQ6_K};
   for (GgmlType type : batched) {
     const Shape s = Traits(type).block_elems == 256 ? shapes[1] : shapes[0];
-    for (int64_t n : {1, 2, 4, 8}) {
-      const std::string name = "decode_batch_hot/" + std::string(TypeName(type)) + "/" +
-                               std::to_string(s.rows) + "x" + std::to_string(s.cols) + "/n" +
-                               std::to_string(n) + "/t1";
+    for (WeightLayout layout : {WeightLayout::kGgml, WeightLayout::kQuads}) {
+      if (layout == WeightLayout::kQuads && !PrefersQuadLayout(DenseWeights(type, s.rows, s.cols, nullptr))) continue;
+      for (int64_t n : {1, 2, 4, 8}) {
+        const std::string name = std::string(layout == WeightLayout::kQuads ? "decode_batch_hot_quads/"
+                                                                            : "decode_batch_hot/") +
+                                 std::string(TypeName(type)) + "/" + std::to_string(s.rows) + "x" +
+                                 std::to_string(s.cols) + "/n" + std::to_string(n) + "/t1";
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+          RunMatVec(st, type, s.rows, s.cols, 1, top, true, n, layout);
+        })->UseRealTime()->MinTime(0.5);
+      }
+    }
+  }
+  // The quad layout streamed from memory, two threads (the decoder's case).
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0}) {
+    for (Shape s : {shapes[0], shapes[2]}) {
+      if (!PrefersQuadLayout(DenseWeights(type, s.rows, s.cols, nullptr))) continue;
+      const std::string name = "matvec_quads/" + std::string(TypeName(type)) + "/" + std::to_string(s.rows) +
+                               "x" + std::to_string(s.cols) + "/t2";
       benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-        RunMatVec(st, type, s.rows, s.cols, 1, top, true, n);
+        RunMatVec(st, type, s.rows, s.cols, 2, top, false, 1, WeightLayout::kQuads);
       })->UseRealTime()->MinTime(0.5);
     }
   }

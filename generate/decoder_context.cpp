@@ -330,10 +330,7 @@ absl::Status DecoderContext::Decode(std::span<const BatchToken> batch) {
 void DecoderContext::Embed(std::span<const BatchToken> batch) {
   const WeightView& e = model_.token_embd();
   const int64_t d = cfg_.n_embd;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const auto* row = static_cast<const uint8_t*>(e.data) + batch[i].token * e.row_stride;
-    DequantizeRow(e.type, row, x_.data() + i * d, d);
-  }
+  for (size_t i = 0; i < batch.size(); ++i) DequantizeWeightRow(e, batch[i].token, x_.data() + i * d);
 }
 
 absl::Status DecoderContext::Layer(int l, int64_t n) {

@@ -95,6 +95,9 @@ class DecoderModel {
   std::vector<float> rope_freq_factors_;
   std::vector<DecoderLayer> layers_;
   uint64_t weight_bytes_ = 0;
+  // Matrices rewritten into the quad layout at load (their views point here;
+  // the file's pages of them are released).
+  std::vector<std::unique_ptr<uint8_t[]>> quad_copies_;
 
   friend class DecoderModelLoader;
 };

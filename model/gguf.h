@@ -147,6 +147,11 @@ class GgufFile {
   // The tensor's bytes inside the mapping (or buffer copy); valid for the file's
   // lifetime. Empty for an info that does not lie inside this file.
   std::span<const uint8_t> TensorData(const GgufTensorInfo& tensor) const;
+  // Tells the file its owner has copied the tensor and will not read it soon:
+  // a mapped file gives back the resident pages that lie wholly inside the
+  // tensor's bytes (they are read from disk again if touched); a buffer copy
+  // does nothing. The bytes do not change.
+  void ReleaseTensorPages(const GgufTensorInfo& tensor) const;
 
   // The architecture ("general.architecture"), or "" when absent.
   std::string architecture() const;

@@ -583,6 +583,11 @@ std::span<const uint8_t> GgufFile::TensorData(const GgufTensorInfo& tensor) cons
   return {bytes_.data() + data_offset_ + tensor.offset, static_cast<size_t>(tensor.nbytes)};
 }
 
+void GgufFile::ReleaseTensorPages(const GgufTensorInfo& tensor) const {
+  const std::span<const uint8_t> data = TensorData(tensor);
+  if (!data.empty()) bytes_.ReleasePages(static_cast<uint64_t>(data.data() - bytes_.data()), data.size());
+}
+
 std::string GgufFile::architecture() const {
   const GgufValue* v = Find("general.architecture");
   if (v == nullptr || v->type != GgufValueType::kString) return "";

@@ -12,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "model/activation_quant.h"
 #include "model/kernels_internal.h"
+#include "model/quad_layout.h"
 #include "model/quant_blocks.h"
+#include "model/quantize.h"
 
 namespace tinyrag {
 namespace {
@@ -65,18 +67,31 @@ struct RowKernel {
   RowDotFn fn = nullptr;
   kernels::RowsDotFn rows = nullptr;  // may be null
   bool quads = false;                 // reads ActQuad32 activation rows
+  // Reads GGML rows but the weights are in the quad layout: they are
+  // converted back a few rows at a time.
+  bool converts = false;
 };
 
-// The kernel for (type, mode) at the highest level <= cap that has one.
-RowKernel FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel* used) {
+// The kernel for weights of `type` in `layout` under `mode`, at the highest
+// level <= cap that has one.
+RowKernel FindKernel(GgmlType type, WeightLayout layout, ActivationMode mode, CpuLevel cap, CpuLevel* used) {
   const Tables& t = GetTables();
   const int id = static_cast<int>(type);
+  const bool q8 = mode == ActivationMode::kQ8;
+  if (layout == WeightLayout::kQuads && q8) {
+    for (int l = static_cast<int>(cap); l >= 0; --l) {
+      const kernels::TypeKernels& k = t.level[l][id];
+      if (k.quad_layout != nullptr) {
+        if (used) *used = static_cast<CpuLevel>(l);
+        return {k.quad_layout, k.quad_layout_rows, true, false};
+      }
+    }
+  }
   for (int l = static_cast<int>(cap); l >= 0; --l) {
     const kernels::TypeKernels& k = t.level[l][id];
-    const bool q8 = mode == ActivationMode::kQ8;
     if (RowDotFn fn = q8 ? k.q8 : k.f32; fn != nullptr) {
       if (used) *used = static_cast<CpuLevel>(l);
-      return {fn, q8 ? k.q8_rows : nullptr, q8 && k.q8_quads};
+      return {fn, q8 ? k.q8_rows : nullptr, q8 && k.q8_quads, layout == WeightLayout::kQuads};
     }
   }
   return {};
@@ -84,6 +99,12 @@ RowKernel FindKernel(GgmlType type, ActivationMode mode, CpuLevel cap, CpuLevel*
 
 // Per-thread scratch for quantized activations; grows to the largest call.
 std::vector<uint8_t>& ActScratch() {
+  thread_local std::vector<uint8_t> scratch;
+  return scratch;
+}
+
+// Per-thread GGML copies of quad-layout rows, for code that reads GGML rows.
+std::vector<uint8_t>& ConvertScratch() {
   thread_local std::vector<uint8_t> scratch;
   return scratch;
 }
@@ -174,7 +195,38 @@ absl::Status CheckWeights(const WeightView& w) {
     return absl::InvalidArgumentError(absl::StrCat("weights: row stride ", w.row_stride,
                                                    " is below the row size ", row_bytes));
   }
+  if (w.layout == WeightLayout::kQuads && (!HasQuadLayout(w.type) || w.cols % (4 * kQK) != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("weights: no quad layout for ", std::string(traits->name),
+                                                   " rows of ", w.cols, " values"));
+  }
   return absl::OkStatus();
+}
+
+bool PrefersQuadLayout(const WeightView& w) {
+  if (w.layout != WeightLayout::kGgml || !HasQuadLayout(w.type) || w.cols % (4 * kQK) != 0) return false;
+  const RowKernel k = FindKernel(w.type, WeightLayout::kQuads, ActivationMode::kQ8, ActiveCpuLevel(), nullptr);
+  return k.fn != nullptr && !k.converts;
+}
+
+WeightView CopyToQuadLayout(const WeightView& w, uint8_t* dst) {
+  WeightView out = DenseWeights(w.type, w.rows, w.cols, dst);
+  out.layout = WeightLayout::kQuads;
+  const uint8_t* src = static_cast<const uint8_t*>(w.data);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    GgmlRowToQuads(w.type, src + r * w.row_stride, dst + r * out.row_stride, w.cols);
+  }
+  return out;
+}
+
+void DequantizeWeightRow(const WeightView& w, int64_t r, float* out) {
+  const uint8_t* row = static_cast<const uint8_t*>(w.data) + r * w.row_stride;
+  if (w.layout == WeightLayout::kQuads) {
+    std::vector<uint8_t>& ggml = ConvertScratch();
+    ggml.resize(std::max<size_t>(ggml.size(), RowBytes(w.type, w.cols)));
+    QuadsRowToGgml(w.type, row, ggml.data(), w.cols);
+    row = ggml.data();
+  }
+  DequantizeRow(w.type, row, out, w.cols);
 }
 
 ActivationMode ResolveActivationMode(GgmlType type, ActivationMode requested) {
@@ -184,7 +236,7 @@ ActivationMode ResolveActivationMode(GgmlType type, ActivationMode requested) {
 
 CpuLevel KernelLevel(GgmlType type, ActivationMode mode, const KernelOptions& options) {
   CpuLevel used = CpuLevel::kScalar;
-  FindKernel(type, ResolveActivationMode(type, mode), CapLevel(options), &used);
+  FindKernel(type, WeightLayout::kGgml, ResolveActivationMode(type, mode), CapLevel(options), &used);
   return used;
 }
 
@@ -317,11 +369,11 @@ void PrepareActs(std::span<RowJob> jobs, CpuLevel cap, const float* x, int64_t n
   }
 }
 
-// Rows [r0, r1) of the job's weights against activation rows [i0, i1), in
-// groups of kMaxActs so each weight row is decoded once per group; the row
-// range is small enough to stay in cache across the groups.
-void RunTile(const RowJob& job, int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
-  const WeightView& w = *job.w;
+// Rows [r0, r1) of w against the job's activation rows [i0, i1), in groups
+// of kMaxActs so each weight row is decoded once per group; the row range is
+// small enough to stay in cache across the groups. y[i * y_stride + r].
+void RunRows(const RowJob& job, const WeightView& w, int64_t r0, int64_t r1, int64_t i0, int64_t i1, float* y,
+             int64_t y_stride) {
   const uint8_t* wbase = static_cast<const uint8_t*>(w.data);
   const void* acts[kMaxActs];
   float out[kMaxActs];
@@ -329,13 +381,31 @@ void RunTile(const RowJob& job, int64_t r0, int64_t r1, int64_t i0, int64_t i1) 
     const int na = static_cast<int>(std::min<int64_t>(kMaxActs, i1 - ig));
     for (int a = 0; a < na; ++a) acts[a] = job.acts + (ig + a) * job.act_stride;
     if (job.kernel.rows) {
-      job.kernel.rows(w, r0, r1, acts, na, job.y + ig * w.rows, w.rows);
+      job.kernel.rows(w, r0, r1, acts, na, y + ig * y_stride, y_stride);
       continue;
     }
     for (int64_t r = r0; r < r1; ++r) {
       job.kernel.fn(wbase + r * w.row_stride, acts, na, w.cols, out);
-      for (int a = 0; a < na; ++a) job.y[(ig + a) * w.rows + r] = out[a];
+      for (int a = 0; a < na; ++a) y[(ig + a) * y_stride + r] = out[a];
     }
+  }
+}
+
+// Rows [r0, r1) of the job's weights against activation rows [i0, i1).
+void RunTile(const RowJob& job, int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
+  const WeightView& w = *job.w;
+  if (!job.kernel.converts) return RunRows(job, w, r0, r1, i0, i1, job.y, w.rows);
+  constexpr int64_t kConvertRows = 16;
+  const int64_t row_bytes = RowBytes(w.type, w.cols);
+  std::vector<uint8_t>& ggml = ConvertScratch();
+  if (static_cast<int64_t>(ggml.size()) < kConvertRows * row_bytes) ggml.resize(kConvertRows * row_bytes);
+  for (int64_t s = r0; s < r1; s += kConvertRows) {
+    const int64_t e = std::min(r1, s + kConvertRows);
+    for (int64_t r = s; r < e; ++r) {
+      QuadsRowToGgml(w.type, static_cast<const uint8_t*>(w.data) + r * w.row_stride,
+                     ggml.data() + (r - s) * row_bytes, w.cols);
+    }
+    RunRows(job, DenseWeights(w.type, e - s, w.cols, ggml.data()), 0, e - s, i0, i1, job.y + s, w.rows);
   }
 }
 
@@ -394,7 +464,7 @@ absl::Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, Th
     kernels::PanelMatMul(*panel, kernels::ActivationQuantizersFor(cap), w, x, n, y, pool);
     return absl::OkStatus();
   }
-  RowJob job{&w, FindKernel(w.type, mode, cap, nullptr), mode, nullptr, 0, y};
+  RowJob job{&w, FindKernel(w.type, w.layout, mode, cap, nullptr), mode, nullptr, 0, y};
   PrepareActs({&job, 1}, cap, x, n, pool);
   if (n <= 2 * kMaxActs) {
     RunDecodeSized({&job, 1}, n, pool);
@@ -443,7 +513,7 @@ absl::Status MatMulShared(std::span<const WeightView> ws, const float* x, int64_
     if (absl::Status s = CheckCall(ws[i], x, ys[i]); !s.ok()) return s;
     if (ws[i].rows == 0) continue;
     const ActivationMode mode = ResolveActivationMode(ws[i].type, options.activations);
-    jobs[count++] = {&ws[i], FindKernel(ws[i].type, mode, cap, nullptr), mode, nullptr, 0, ys[i]};
+    jobs[count++] = {&ws[i], FindKernel(ws[i].type, ws[i].layout, mode, cap, nullptr), mode, nullptr, 0, ys[i]};
   }
   PrepareActs({jobs.data(), count}, cap, x, n, pool);
   RunDecodeSized({jobs.data(), count}, n, pool);

@@ -40,6 +40,12 @@ enum class ActivationMode {
   kQ8,    // activations quantized to 8 bits; ignored (kF32) for float weights
 };
 
+// How a row's blocks are laid out.
+enum class WeightLayout {
+  kGgml,   // as in GGUF files
+  kQuads,  // rewritten for the AVX-512 decode kernels (model/quad_layout.h)
+};
+
 // A read-only view of a weight matrix (see the contract above). Does not own
 // `data`.
 struct WeightView {
@@ -48,6 +54,7 @@ struct WeightView {
   int64_t cols = 0;
   const void* data = nullptr;
   int64_t row_stride = 0;  // bytes between row starts
+  WeightLayout layout = WeightLayout::kGgml;
 };
 
 struct KernelOptions {
@@ -62,8 +69,26 @@ WeightView DenseWeights(GgmlType type, int64_t rows, int64_t cols, const void* d
 
 // OK when the kernels handle w: a supported type, rows >= 0, cols > 0 and a
 // multiple of the block size, data non-null (unless rows == 0) and row_stride
-// >= RowBytes(type, cols). InvalidArgument naming the problem otherwise.
+// >= RowBytes(type, cols); in the quad layout also a type that has one and
+// cols a multiple of 128. InvalidArgument naming the problem otherwise.
 absl::Status CheckWeights(const WeightView& w);
+
+// True when rewriting w into the quad layout makes its decode-sized products
+// faster on this CPU: a Q4_0/Q5_0/Q8_0 matrix in the GGML layout whose cols
+// are a multiple of 128, where the CPU has the AVX-512 VNNI kernels for it.
+// Every function here accepts either layout with the same results; the quad
+// layout only changes speed (a prefill-sized product converts its rows back
+// panel by panel, at a small cost against its arithmetic).
+bool PrefersQuadLayout(const WeightView& w);
+
+// Copies w's rows into `dst` (w.rows * RowBytes(w.type, w.cols) bytes, not
+// overlapping w) in the quad layout and returns the dense view of them.
+// Requires CheckWeights(w) OK, w in the GGML layout, HasQuadLayout(w.type)
+// and cols a multiple of 128.
+WeightView CopyToQuadLayout(const WeightView& w, uint8_t* dst);
+
+// Row r of w as f32 values (cols of them), in either layout.
+void DequantizeWeightRow(const WeightView& w, int64_t r, float* out);
 
 // y[r] = dot(W row r, x) for r < rows: x has cols values, y has rows values.
 // Errors: those of CheckWeights, or InvalidArgument for null x/y.

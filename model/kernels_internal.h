@@ -33,6 +33,10 @@ struct TypeKernels {
   RowsDotFn q8_rows = nullptr;  // optional; computes what q8 does, row by row
   // The q8 kernel reads ActQuad32 rows instead of ActBlock32 ones.
   bool q8_quads = false;
+  // q8 kernels for rows in the quad layout (model/quad_layout.h); they read
+  // ActQuad32 rows. Null where a level has none.
+  RowDotFn quad_layout = nullptr;
+  RowsDotFn quad_layout_rows = nullptr;
 };
 
 // Indexed by the GgmlType value.
@@ -105,8 +109,8 @@ struct PanelKernels {
   int act_offset;          // the weights' level offset that bias[] removes (0: none)
   bool act_groups_of_16;   // bias per 16 values (else per 32 in bias[0])
   int64_t (*panel_bytes)(int64_t cols);
-  // Decodes rows [r0, r0 + rows) of w (rows <= kPanelRows; missing rows are
-  // zeros) into `panel`, which holds panel_bytes(w.cols) bytes, 64-aligned.
+  // Decodes rows [r0, r0 + rows) of w, in either layout (rows <= kPanelRows;
+  // missing rows are zeros) into `panel`, which holds panel_bytes(w.cols) bytes, 64-aligned.
   void (*pack)(const WeightView& w, int64_t r0, int rows, uint8_t* panel);
   // y[a * y_stride + i] = dot(panel row i, activation row a) for a < n and
   // i < rows; activation row a is acts[a * cols / 32 ...].

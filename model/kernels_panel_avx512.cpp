@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "model/activation_quant.h"
 #include "model/kernels.h"
@@ -30,6 +31,7 @@
 namespace tinyrag::kernels {
 namespace {
 #include "model/kernels_quant_blocks.inc"
+#include "model/kernels_quad_layout.inc"
 
 static_assert(kPanelRows == 16, "one 512-bit vector of int32 lanes per panel");
 
@@ -132,8 +134,63 @@ int64_t PanelBytes32(int64_t cols) {
   return cols / kQK * kChunkBytes32;
 }
 
+// The quad layout's decoder for a block type (void: it has none).
+template <class T>
+struct LayoutOf {
+  using type = void;
+};
+template <>
+struct LayoutOf<Q4_0T> {
+  using type = Layout4_0;
+};
+template <>
+struct LayoutOf<Q5_0T> {
+  using type = Layout5_0;
+};
+template <>
+struct LayoutOf<Q8_0T> {
+  using type = Layout8_0;
+};
+
+// Pack32 for rows in the quad layout: a quad's vectors hold 8 values of each
+// of its four blocks (v[k], qword j = values 8k..8k+7 of block j); a 4 x 4
+// transpose of qwords gives the blocks' 32 levels in value order.
+template <class L>
+void Pack32Quads(const WeightView& w, int64_t r0, int rows, uint8_t* panel) {
+  const uint8_t* base = static_cast<const uint8_t*>(w.data) + r0 * w.row_stride;
+  alignas(64) uint8_t dec[4][kPanelRows][32];
+  for (int64_t q = 0; q < w.cols / (4 * kQK); ++q) {
+    float* d[4];
+    for (int j = 0; j < 4; ++j) d[j] = reinterpret_cast<float*>(panel + (4 * q + j) * kChunkBytes32 + 8 * 64);
+    for (int r = 0; r < kPanelRows; ++r) {
+      if (r < rows) {
+        const uint8_t* quad = base + r * w.row_stride + q * L::kBytes;
+        __m256i v[4];
+        L::Decode(quad, v);
+        const __m256i t0 = _mm256_unpacklo_epi64(v[0], v[1]), t1 = _mm256_unpackhi_epi64(v[0], v[1]);
+        const __m256i t2 = _mm256_unpacklo_epi64(v[2], v[3]), t3 = _mm256_unpackhi_epi64(v[2], v[3]);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dec[0][r]), _mm256_permute2x128_si256(t0, t2, 0x20));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dec[1][r]), _mm256_permute2x128_si256(t1, t3, 0x20));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dec[2][r]), _mm256_permute2x128_si256(t0, t2, 0x31));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(dec[3][r]), _mm256_permute2x128_si256(t1, t3, 0x31));
+        for (int j = 0; j < 4; ++j) d[j][r] = HalfToFloat(static_cast<uint16_t>(quad[2 * j] | quad[2 * j + 1] << 8));
+      } else {
+        for (int j = 0; j < 4; ++j) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(dec[j][r]), _mm256_setzero_si256());
+          d[j][r] = 0.0f;
+        }
+      }
+      for (int j = 0; j < 4; ++j) d[j][16 + r] = 0.0f;  // no mins
+    }
+    for (int j = 0; j < 4; ++j) Interleave(dec[j], panel + (4 * q + j) * kChunkBytes32);
+  }
+}
+
 template <class T>
 void Pack32(const WeightView& w, int64_t r0, int rows, uint8_t* panel) {
+  if constexpr (!std::is_void_v<typename LayoutOf<T>::type>) {
+    if (w.layout == WeightLayout::kQuads) return Pack32Quads<typename LayoutOf<T>::type>(w, r0, rows, panel);
+  }
   const uint8_t* base = static_cast<const uint8_t*>(w.data) + r0 * w.row_stride;
   alignas(64) uint8_t dec[kPanelRows][32];
   for (int64_t b = 0; b < w.cols / kQK; ++b) {

@@ -24,6 +24,7 @@
 namespace tinyrag::kernels {
 namespace {
 #include "model/kernels_quant_blocks.inc"
+#include "model/kernels_quad_layout.inc"
 
 // The four blocks' nibbles: out[k] holds values 8k..8k+7 of each block (the
 // low nibbles of bytes 0-7 and 8-15 are values 0-15, the high ones 16-31).
@@ -164,6 +165,25 @@ inline void ReduceRows(const __m256* acc, float* out) {
   }
 }
 
+// Adds quad q of every activation row times the decoded weight levels v
+// (scales dw, as from Pairs4) to the rows' accumulators.
+template <int NA>
+__attribute__((always_inline)) inline void DotQuad(const __m256i v[4], __m256 dw, const ActQuad32* const* y,
+                                                   int64_t q, __m256* chain) {
+  for (int a = 0; a < NA; ++a) {
+    const ActQuad32& aq = y[a][q];
+    auto act = [&](int k) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(aq.qs[k])); };
+    // Two dependent pairs rather than one chain of four VPDPBUSD.
+    __m256i p = _mm256_load_si256(reinterpret_cast<const __m256i*>(aq.bias));
+    __m256i r = _mm256_dpbusd_epi32(_mm256_setzero_si256(), v[1], act(1));
+    p = _mm256_dpbusd_epi32(p, v[0], act(0));
+    r = _mm256_dpbusd_epi32(r, v[3], act(3));
+    p = _mm256_add_epi32(_mm256_dpbusd_epi32(p, v[2], act(2)), r);
+    const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(aq.d));
+    chain[a] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), chain[a]);
+  }
+}
+
 // Two accumulator chains per row (quad q -> chain q % 2), added at the end:
 // one dependent FMA per quad would wait on its latency.
 template <class T, int NA>
@@ -178,23 +198,13 @@ __attribute__((always_inline)) inline void QuadImpl(const void* w, const void* c
     acc0[a] = acc1[a] = _mm256_setzero_ps();
     min_acc[a] = _mm_setzero_ps();
   }
-  auto step = [&](const Block* b, int64_t q, __m256* chain) {
+  auto step = [&](const Block* b, int64_t q, __m256* chain) __attribute__((always_inline)) {
     __m256i v[4];
     T::Decode(b, v);
-    const __m256 dw = Pairs4(b[0].d, b[1].d, b[2].d, b[3].d);
-    const __m128 mins = Mins4<T>(b);
-    for (int a = 0; a < NA; ++a) {
-      const ActQuad32& aq = y[a][q];
-      auto act = [&](int k) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(aq.qs[k])); };
-      // Two dependent pairs rather than one chain of four VPDPBUSD.
-      __m256i p = _mm256_load_si256(reinterpret_cast<const __m256i*>(aq.bias));
-      __m256i r = _mm256_dpbusd_epi32(_mm256_setzero_si256(), v[1], act(1));
-      p = _mm256_dpbusd_epi32(p, v[0], act(0));
-      r = _mm256_dpbusd_epi32(r, v[3], act(3));
-      p = _mm256_add_epi32(_mm256_dpbusd_epi32(p, v[2], act(2)), r);
-      const __m256 scale = _mm256_mul_ps(dw, _mm256_load_ps(aq.d));
-      chain[a] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), chain[a]);
-      if constexpr (T::kHasMin) min_acc[a] = _mm_fmadd_ps(mins, _mm_load_ps(aq.s), min_acc[a]);
+    DotQuad<NA>(v, Pairs4(b[0].d, b[1].d, b[2].d, b[3].d), y, q, chain);
+    if constexpr (T::kHasMin) {
+      const __m128 mins = Mins4<T>(b);
+      for (int a = 0; a < NA; ++a) min_acc[a] = _mm_fmadd_ps(mins, _mm_load_ps(y[a][q].s), min_acc[a]);
     }
   };
   const int64_t nb = cols / kQK;
@@ -222,6 +232,80 @@ __attribute__((always_inline)) inline void QuadImpl(const void* w, const void* c
       s = _mm_add_ss(s, _mm_movehdup_ps(s));
       out[a] += _mm_cvtss_f32(s);
     }
+  }
+}
+
+// ---- Quad layout (model/quad_layout.h) ---------------------------------------
+// The same products as the GGML-layout kernels above, from rows rewritten at
+// load time: the levels come out of straight loads, so results are bit for
+// bit those of QuadImpl.
+
+// A row in the quad layout (cols a multiple of 128).
+template <class L, int NA>
+__attribute__((always_inline)) inline void LayoutImpl(const void* w, const void* const* acts, int64_t cols,
+                                                      float* out) {
+  const uint8_t* row = static_cast<const uint8_t*>(w);
+  const ActQuad32* y[NA];
+  __m256 acc0[NA], acc1[NA];
+  for (int a = 0; a < NA; ++a) {
+    y[a] = static_cast<const ActQuad32*>(acts[a]);
+    acc0[a] = acc1[a] = _mm256_setzero_ps();
+  }
+  auto step = [&](int64_t q, __m256* chain) __attribute__((always_inline)) {
+    const uint8_t* quad = row + q * L::kBytes;
+    __m256i v[4];
+    L::Decode(quad, v);
+    DotQuad<NA>(v, ScalePairsAt(quad), y, q, chain);
+  };
+  const int64_t quads = cols / (4 * kQK);
+  int64_t q = 0;
+  for (; q + 2 <= quads; q += 2) {
+    step(q, acc0);
+    step(q + 1, acc1);
+  }
+  if (q < quads) step(q, acc0);
+  __m256 sum[NA];
+  for (int a = 0; a < NA; ++a) sum[a] = _mm256_add_ps(acc0[a], acc1[a]);
+  ReduceRows<NA>(sum, out);
+}
+
+template <class L, int NA>
+void LayoutRowsImpl(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, float* y,
+                    int64_t y_stride) {
+  const uint8_t* base = static_cast<const uint8_t*>(w.data);
+  float out[NA];
+  for (int64_t r = r0; r < r1; ++r) {
+    LayoutImpl<L, NA>(base + r * w.row_stride, acts, w.cols, out);
+    for (int a = 0; a < NA; ++a) y[a * y_stride + r] = out[a];
+  }
+}
+
+template <class L>
+void LayoutRows(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, int na, float* y,
+                int64_t y_stride) {
+  switch (na) {
+    case 1:
+      return LayoutRowsImpl<L, 1>(w, r0, r1, acts, y, y_stride);
+    case 2:
+      return LayoutRowsImpl<L, 2>(w, r0, r1, acts, y, y_stride);
+    case 3:
+      return LayoutRowsImpl<L, 3>(w, r0, r1, acts, y, y_stride);
+    default:
+      return LayoutRowsImpl<L, 4>(w, r0, r1, acts, y, y_stride);
+  }
+}
+
+template <class L>
+void Layout(const void* w, const void* const* acts, int na, int64_t cols, float* out) {
+  switch (na) {
+    case 1:
+      return LayoutImpl<L, 1>(w, acts, cols, out);
+    case 2:
+      return LayoutImpl<L, 2>(w, acts, cols, out);
+    case 3:
+      return LayoutImpl<L, 3>(w, acts, cols, out);
+    default:
+      return LayoutImpl<L, 4>(w, acts, cols, out);
   }
 }
 
@@ -280,6 +364,14 @@ void FillAvx512QuadKernels(KernelTable& t) {
   set(GgmlType::kQ5_1, &Quad<Quad5_1>, &QuadRows<Quad5_1>);
   set(GgmlType::kQ8_0, &Quad<Quad8_0>, &QuadRows<Quad8_0>);
   set(GgmlType::kIQ4_NL, &Quad<QuadIQ4_NL>, &QuadRows<QuadIQ4_NL>);
+  auto set_layout = [&](GgmlType type, RowDotFn fn, RowsDotFn rows) {
+    TypeKernels& k = t[static_cast<int>(type)];
+    k.quad_layout = fn;
+    k.quad_layout_rows = rows;
+  };
+  set_layout(GgmlType::kQ4_0, &Layout<Layout4_0>, &LayoutRows<Layout4_0>);
+  set_layout(GgmlType::kQ5_0, &Layout<Layout5_0>, &LayoutRows<Layout5_0>);
+  set_layout(GgmlType::kQ8_0, &Layout<Layout8_0>, &LayoutRows<Layout8_0>);
 }
 
 }  // namespace tinyrag::kernels

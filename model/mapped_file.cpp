@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -56,6 +57,17 @@ MappedFile MappedFile::Copy(std::span<const uint8_t> bytes) {
   file.data_ = file.owned_.data();
   file.size_ = file.owned_.size();
   return file;
+}
+
+void MappedFile::ReleasePages(uint64_t offset, uint64_t length) const {
+  if (mapping_ == nullptr || offset >= size_) return;
+  length = std::min(length, size_ - offset);
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t begin = (offset + page - 1) / page * page;
+  const uint64_t end = (offset + length) / page * page;
+  // MADV_DONTNEED on a private file mapping nobody wrote drops the pages;
+  // later reads fault them in from the file unchanged.
+  if (end > begin) ::madvise(static_cast<uint8_t*>(mapping_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }

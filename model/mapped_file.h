@@ -33,6 +33,11 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
 
+  // For a mapping, frees the resident pages that lie wholly inside
+  // [offset, offset + length) (touching them again reads the file); no effect
+  // on a copy. The contents seen through data() never change.
+  void ReleasePages(uint64_t offset, uint64_t length) const;
+
  private:
   void Release();
 

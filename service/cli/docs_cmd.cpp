@@ -41,7 +41,9 @@ int RunList(const DocsArgs& args) {
   if (args.data_dir.empty()) return ReportError(absl::InvalidArgumentError("docs list: --data-dir DIR is required"));
   auto store = OpenDataDir(args.data_dir, DataDirAccess::kRead);
   if (!store.ok()) return ReportError(store.status());
-  ListDocumentsOptions options{.offset = args.offset, .limit = args.limit, .source = ""};
+  ListDocumentsOptions options;
+  options.offset = args.offset;
+  options.limit = args.limit;
   if (!args.source.empty()) options.source = AbsoluteSource(args.source);
   auto docs = (*store)->ListDocuments(args.collection, options);
   if (docs.ok() && docs->empty() && !args.source.empty()) {

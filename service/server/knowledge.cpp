@@ -150,7 +150,7 @@ absl::StatusOr<int64_t> ServerKnowledgeBase::Delete(const std::string& collectio
 absl::StatusOr<std::vector<DocumentInfo>> ServerKnowledgeBase::List(const std::string& collection, int64_t offset,
                                                                     int limit) {
   if (auto c = Get(collection, /*create=*/false); !c.ok()) return c.status();
-  return store_->ListDocuments(collection, {.offset = offset, .limit = limit, .source = {}});
+  return store_->ListDocuments(collection, {.offset = offset, .limit = limit, .source = {}, .source_prefix = {}});
 }
 
 absl::StatusOr<bool> ServerKnowledgeBase::HasCollection(const std::string& collection) {

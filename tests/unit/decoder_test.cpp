@@ -26,18 +26,19 @@ std::string TempPath(const std::string& name) {
 }
 
 // A real preset shrunk to a few layers of small width (same architecture,
-// tokenizer and switches), written as F32.
+// tokenizer and switches), written as F32 (or `type`, `width` wide).
 std::string WriteSmallModel(const std::string& preset_name, const std::string& file,
-                            void (*edit)(ModelPlan&) = nullptr) {
+                            void (*edit)(ModelPlan&) = nullptr, MkmodelType type = MkmodelType::kF32,
+                            int64_t width = 64) {
   ModelPreset p = *FindPreset(preset_name);
-  p.n_embd = 64;
+  p.n_embd = width;
   p.n_layer = 2;
   p.n_head = 4;
   p.n_head_kv = 2;
-  p.head_dim = p.head_dim_keys ? 32 : 16;  // qwen3/llama3.2 keep head_dim != n_embd / n_head
-  p.n_ff = 96;
+  p.head_dim = p.head_dim_keys ? 32 : width / 4;  // qwen3/llama3.2 keep head_dim != n_embd / n_head
+  p.n_ff = width * 3 / 2;
   p.n_ctx = 64;
-  auto plan = PlanModel(p, MkmodelType::kF32, 7);
+  auto plan = PlanModel(p, type, 7);
   EXPECT_TRUE(plan.ok()) << plan.status();
   if (edit != nullptr) edit(*plan);
   const std::string path = TempPath(file);
@@ -244,10 +245,10 @@ TEST(DecoderTest, PrefillChunksGiveTheSameLogitsAsOneByOne) {
   std::filesystem::remove(path);
 }
 
-TEST(DecoderTest, FourSequencesInOneBatchDecodeAsEachAlone) {
-  const std::string path = WriteSmallModel("smollm2-135m", "batch.gguf");
-  auto m = LoadOrDie(path);
-  ASSERT_NE(m, nullptr);
+// Four sequences decoded greedily in one batch (one prefill, then a token of
+// each per step) give the tokens each gives alone.
+void ExpectBatchedDecodeEqualsAlone(const DecoderModel& model) {
+  const DecoderModel* m = &model;
   ThreadPool pool(2);
   const int kSeqs = 4, kSteps = 12;
   std::vector<std::vector<TokenId>> prompts;
@@ -288,7 +289,45 @@ TEST(DecoderTest, FourSequencesInOneBatchDecodeAsEachAlone) {
   }
   EXPECT_EQ(together, alone);
   for (int s = 0; s < kSeqs; ++s) EXPECT_EQ((*ctx)->sequence_length(s), prompts[s].size() + kSteps);
+}
+
+TEST(DecoderTest, FourSequencesInOneBatchDecodeAsEachAlone) {
+  const std::string path = WriteSmallModel("smollm2-135m", "batch.gguf");
+  auto m = LoadOrDie(path);
+  ASSERT_NE(m, nullptr);
+  ExpectBatchedDecodeEqualsAlone(*m);
   std::filesystem::remove(path);
+}
+
+// Where the CPU prefers it, Q4_0/Q5_0/Q8_0 matrices are converted to the quad
+// layout at load: every matrix still holds the file's weights, and batched
+// decoding still equals decoding alone.
+TEST(DecoderTest, QuadLayoutMatricesHoldTheFileWeights) {
+  for (MkmodelType type : {MkmodelType::kQ8_0, MkmodelType::kQ4_0}) {
+    const std::string path = WriteSmallModel("qwen2.5-0.5b", "quads.gguf", nullptr, type, 128);
+    auto m = LoadOrDie(path);
+    ASSERT_NE(m, nullptr);
+    const DecoderLayer& l = m->layers()[0];
+    const GgufFile& f = m->file();
+    const std::pair<const WeightView*, std::string> matrices[] = {
+        {&l.wq, "blk.0.attn_q.weight"},       {&l.w_gate, "blk.0.ffn_gate.weight"},
+        {&l.w_down, "blk.0.ffn_down.weight"}, {&m->token_embd(), "token_embd.weight"}};
+    for (const auto& [w, name] : matrices) {
+      SCOPED_TRACE(name);
+      const GgufTensorInfo* t = f.FindTensor(name);
+      ASSERT_NE(t, nullptr);
+      const WeightView file_view = DenseWeights(t->type, w->rows, w->cols, f.TensorData(*t).data());
+      EXPECT_EQ(w->layout, PrefersQuadLayout(file_view) ? WeightLayout::kQuads : WeightLayout::kGgml);
+      std::vector<float> want(w->cols), got(w->cols);
+      for (int64_t r = 0; r < w->rows; r += 7) {
+        DequantizeWeightRow(file_view, r, want.data());
+        DequantizeWeightRow(*w, r, got.data());
+        ASSERT_EQ(got, want) << "row " << r;
+      }
+    }
+    ExpectBatchedDecodeEqualsAlone(*m);
+    std::filesystem::remove(path);
+  }
 }
 
 TEST(DecoderTest, BatchesWiderThanOneFfnBlockMatchEachSequenceAlone) {

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/gguf.h"
+#include "model/mapped_file.h"
 
 namespace tinyrag {
 namespace {
@@ -405,6 +406,27 @@ TEST(GgufReaderTest, OpensEveryFixtureFile) {
     }
   }
   EXPECT_GT(files, 0) << "no .gguf files under " << root;
+}
+
+// Released pages of a mapping read the file again; a copy is left alone.
+TEST(MappedFileTest, ReleasedPagesKeepTheirBytes) {
+  const fs::path path = fs::temp_directory_path() / "tinyrag_mapped_release.bin";
+  std::vector<uint8_t> bytes(5 * 4096 + 123);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + 3);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto mapped = MappedFile::Open(path.string());
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  ASSERT_EQ(std::memcmp(mapped->data(), bytes.data(), bytes.size()), 0);
+  mapped->ReleasePages(100, 4 * 4096);
+  mapped->ReleasePages(0, bytes.size() + 1000);  // past the end: clamped
+  EXPECT_EQ(std::memcmp(mapped->data(), bytes.data(), bytes.size()), 0);
+  const MappedFile copy = MappedFile::Copy(bytes);
+  copy.ReleasePages(0, bytes.size());
+  EXPECT_EQ(std::memcmp(copy.data(), bytes.data(), bytes.size()), 0);
+  fs::remove(path);
 }
 
 }  // namespace
