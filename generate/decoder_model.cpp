@@ -1,7 +1,6 @@
 #include "generate/decoder_model.h"
 
 #include <cmath>
-#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -54,18 +53,19 @@ class DecoderModelLoader {
   }
 
   // A matrix of `rows` rows of `cols` values (GGML shape [cols, rows]). Where
-  // the CPU's decode kernels run faster on the quad layout, a copy in it
-  // (kept in quad_copies_) replaces the mapped tensor, whose pages are given
-  // back: resident memory stays that of the file.
+  // the CPU's decode kernels run faster on the quad layout, a copy in it (in
+  // arena_) replaces the mapped tensor, whose pages are given back: resident
+  // memory stays that of the file.
   absl::StatusOr<WeightView> Matrix(const GgufTensorInfo& t, int64_t rows, int64_t cols) {
     if (absl::Status s = CheckShape(t, {cols, rows}); !s.ok()) return s;
     WeightView w = DenseWeights(t.type, rows, cols, file_.TensorData(t).data());
     if (absl::Status s = CheckWeights(w); !s.ok()) return Error(absl::StrCat("tensor ", t.name, ": ", s.message()));
     bytes_ += t.nbytes;
     if (PrefersQuadLayout(w)) {
-      quad_copies_.push_back(std::make_unique_for_overwrite<uint8_t[]>(t.nbytes));
-      w = CopyToQuadLayout(w, quad_copies_.back().get());
-      file_.ReleaseTensorPages(t);
+      if (uint8_t* copy = arena_.Allocate(t.nbytes); copy != nullptr) {
+        w = CopyToQuadLayout(w, copy);
+        file_.ReleaseTensorPages(t);
+      }
     }
     return w;
   }
@@ -96,7 +96,9 @@ class DecoderModelLoader {
   const GgufFile& file_;
   const ArchSpec& arch_;
   uint64_t bytes_ = 0;
-  std::vector<std::unique_ptr<uint8_t[]>> quad_copies_;
+  // Sized for the whole file; without it (a failed reservation) the
+  // matrices keep the file's layout.
+  WeightArena arena_ = WeightArena::Reserve(file_.file_size()).value_or(WeightArena());
   friend class DecoderModel;
 };
 
@@ -203,7 +205,7 @@ absl::Status DecoderModelLoader::ReadWeights(DecoderModel& m) {
     TINYRAG_ASSIGN(l.w_down, Matrix(n.ffn_down, i, c.n_embd, c.n_ff));
   }
   m.weight_bytes_ = bytes_;
-  m.quad_copies_ = std::move(quad_copies_);
+  m.converted_weights_ = std::move(arena_);
   return absl::OkStatus();
 }
 

@@ -17,6 +17,7 @@
 #include "model/gguf.h"
 #include "model/kernels.h"
 #include "model/tokenizer.h"
+#include "model/weight_arena.h"
 
 namespace tinyrag {
 
@@ -97,7 +98,7 @@ class DecoderModel {
   uint64_t weight_bytes_ = 0;
   // Matrices rewritten into the quad layout at load (their views point here;
   // the file's pages of them are released).
-  std::vector<std::unique_ptr<uint8_t[]>> quad_copies_;
+  WeightArena converted_weights_;
 
   friend class DecoderModelLoader;
 };

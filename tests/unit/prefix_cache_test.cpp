@@ -247,7 +247,9 @@ std::string ShrunkPreset(const std::string& preset, MkmodelType type, const std:
   p.n_vocab = 2048;
   auto plan = PlanModel(p, type, 11);
   EXPECT_TRUE(plan.ok()) << plan.status();
-  if (plan.ok()) EXPECT_TRUE(WriteModel(*plan, path, 1).ok());
+  if (plan.ok()) {
+    EXPECT_TRUE(WriteModel(*plan, path, 1).ok());
+  }
   return path;
 }
 
