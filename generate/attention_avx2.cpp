@@ -48,6 +48,16 @@ void TransposeKeys(const Args& a, int64_t max_len, float* kt) {
   for (int64_t p0 = 0; p0 < max_len; p0 += 8) {
     for (int64_t i0 = 0; i0 < hd; i0 += 8) {
       __m256 r[8];
+      if (i0 == 0) {
+        // The cache rows are far apart in memory and read once per step:
+        // ask for the next tiles' rows early.
+        for (int t = 0; t < 8 && p0 + 32 + t < max_len; ++t) {
+          const int64_t at = (p0 + 32 + t) * a.stride;
+          const char* row = a.f16 ? reinterpret_cast<const char*>(static_cast<const uint16_t*>(a.k) + at)
+                                  : reinterpret_cast<const char*>(static_cast<const float*>(a.k) + at);
+          for (int64_t off = 0; off < hd * (a.f16 ? 2 : 4); off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+        }
+      }
       for (int t = 0; t < 8; ++t) {
         r[t] = p0 + t < max_len ? Load8(a.k, a.f16, (p0 + t) * a.stride + i0) : _mm256_setzero_ps();
       }
@@ -58,20 +68,58 @@ void TransposeKeys(const Args& a, int64_t max_len, float* kt) {
   }
 }
 
-// Scores of NQ queries against positions 8b..8b+7, for every block b.
-template <int NQ>
+// Scores of NQ queries against positions 8b..8b+7, for every block b, NB
+// blocks per pass. Each score is one chain of dependent FMAs over the head
+// dimension, the same whatever NQ and NB; NQ * NB chains run side by side to
+// cover the FMA latency.
+template <int NQ, int NB>
 void ScoreQueries(const float* const* q, int64_t hd, const float* kt, int64_t blocks, float scale,
                   float* const* scores) {
   const __m256 s = _mm256_set1_ps(scale);
-  for (int64_t b = 0; b < blocks; ++b) {
-    __m256 acc[NQ];
-    for (int u = 0; u < NQ; ++u) acc[u] = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + NB <= blocks; b += NB) {
+    __m256 acc[NB][NQ];
+    for (int n = 0; n < NB; ++n) {
+      for (int u = 0; u < NQ; ++u) acc[n][u] = _mm256_setzero_ps();
+    }
     const float* k = kt + b * hd * 8;
     for (int64_t i = 0; i < hd; ++i) {
-      const __m256 kv = _mm256_loadu_ps(k + 8 * i);
-      for (int u = 0; u < NQ; ++u) acc[u] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[u] + i), kv, acc[u]);
+      __m256 kv[NB];
+      for (int n = 0; n < NB; ++n) kv[n] = _mm256_loadu_ps(k + n * hd * 8 + 8 * i);
+      for (int u = 0; u < NQ; ++u) {
+        const __m256 qi = _mm256_broadcast_ss(q[u] + i);
+        for (int n = 0; n < NB; ++n) acc[n][u] = _mm256_fmadd_ps(qi, kv[n], acc[n][u]);
+      }
     }
-    for (int u = 0; u < NQ; ++u) _mm256_storeu_ps(scores[u] + 8 * b, _mm256_mul_ps(acc[u], s));
+    for (int n = 0; n < NB; ++n) {
+      for (int u = 0; u < NQ; ++u) _mm256_storeu_ps(scores[u] + 8 * (b + n), _mm256_mul_ps(acc[n][u], s));
+    }
+  }
+  if constexpr (NB > 1) {
+    if (b < blocks) {
+      float* const* rest = scores;
+      const float* const* qs = q;
+      // The last odd block: one more pass on its own (same arithmetic).
+      const float* kb = kt + b * hd * 8;
+      float* tail[NQ];
+      for (int u = 0; u < NQ; ++u) tail[u] = rest[u] + 8 * b;
+      ScoreQueries<NQ, 1>(qs, hd, kb, 1, scale, tail);
+    }
+  }
+}
+
+// All queries against all blocks: up to 7 queries per pass over the keys,
+// two blocks at a time when there are at most 4 (AVX2's 16 registers).
+void ScoreAll(const float* const* q, int nq, int64_t hd, const float* kt, int64_t blocks, float scale,
+              float* const* scores) {
+  switch (nq) {
+    case 1: return ScoreQueries<1, 2>(q, hd, kt, blocks, scale, scores);
+    case 2: return ScoreQueries<2, 2>(q, hd, kt, blocks, scale, scores);
+    case 3: return ScoreQueries<3, 2>(q, hd, kt, blocks, scale, scores);
+    case 4: return ScoreQueries<4, 2>(q, hd, kt, blocks, scale, scores);
+    case 5: return ScoreQueries<5, 1>(q, hd, kt, blocks, scale, scores);
+    case 6: return ScoreQueries<6, 1>(q, hd, kt, blocks, scale, scores);
+    default: return ScoreQueries<7, 1>(q, hd, kt, blocks, scale, scores);
   }
 }
 
@@ -114,30 +162,29 @@ void AttendAvx2(const Args& a) {
   float* kt = a.scratch + static_cast<int64_t>(n_queries) * l8;
   float* vf = kt + l8 * hd;
   TransposeKeys(a, max_len, kt);
+  const int64_t elem = a.f16 ? 2 : 4;
   for (int64_t p = 0; p < max_len; ++p) {
+    if (p + 32 < max_len) {
+      const char* ahead = static_cast<const char*>(a.v) + (p + 32) * a.stride * elem;
+      for (int64_t off = 0; off < hd * elem; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+    }
     for (int64_t i = 0; i < hd; i += 8) _mm256_storeu_ps(vf + p * hd + i, Load8(a.v, a.f16, p * a.stride + i));
   }
   auto query = [&](int m) { return a.q + (m / a.n_q) * a.q_stride + (m % a.n_q) * hd; };
   auto scores = [&](int m) { return a.scratch + static_cast<int64_t>(m) * l8; };
 
   // Scores of every query against every position the block needs (row i only
-  // uses the first len + i), up to four queries per pass over the keys: each
-  // query is one chain of dependent FMAs, so a pass is as slow for one query
-  // as for four (every query's arithmetic is the same in any group).
-  const float* q[4];
-  float* s[4];
-  for (int m = 0; m < n_queries; m += 4) {
-    const int group = std::min(4, n_queries - m);
+  // uses the first len + i), in groups of up to 7 queries (a KV head's query
+  // heads in one pass for Qwen2.5's 7 or fewer).
+  const float* q[7];
+  float* s[7];
+  for (int m = 0; m < n_queries; m += 7) {
+    const int group = std::min(7, n_queries - m);
     for (int u = 0; u < group; ++u) {
       q[u] = query(m + u);
       s[u] = scores(m + u);
     }
-    switch (group) {
-      case 4: ScoreQueries<4>(q, hd, kt, l8 / 8, a.scale, s); break;
-      case 3: ScoreQueries<3>(q, hd, kt, l8 / 8, a.scale, s); break;
-      case 2: ScoreQueries<2>(q, hd, kt, l8 / 8, a.scale, s); break;
-      default: ScoreQueries<1>(q, hd, kt, l8 / 8, a.scale, s); break;
-    }
+    ScoreAll(q, group, hd, kt, l8 / 8, a.scale, s);
   }
 
   for (int r = 0; r < a.n_rows; ++r) {
