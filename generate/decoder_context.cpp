@@ -139,8 +139,8 @@ absl::Status DecoderContext::SaveKv(int seq, int64_t begin, int64_t end, KvRows&
                                                    seq_len_[seq], " of sequence ", seq));
   }
   const bool f16 = options_.kv_type == KvCacheType::kF16;
-  const size_t per_layer = static_cast<size_t>(end - begin) * kv_dim_;
-  const size_t total = per_layer * cfg_.n_layer;
+  const size_t per_head = static_cast<size_t>(end - begin) * cfg_.head_dim;
+  const size_t total = per_head * cfg_.n_head_kv * cfg_.n_layer;
   // resize keeps the capacity, so a buffer reused for prefixes up to its
   // largest one allocates nothing more.
   if (f16) {
@@ -154,14 +154,17 @@ absl::Status DecoderContext::SaveKv(int seq, int64_t begin, int64_t end, KvRows&
     out.k_f16_.clear();
     out.v_f16_.clear();
   }
+  // out holds [layer][head][position] runs of the saved positions.
   for (int l = 0; l < cfg_.n_layer; ++l) {
-    const size_t from = KvOffset(l, seq, begin), to = l * per_layer;
-    if (f16) {
-      std::copy_n(&k_f16_[from], per_layer, &out.k_f16_[to]);
-      std::copy_n(&v_f16_[from], per_layer, &out.v_f16_[to]);
-    } else {
-      std::copy_n(&k_f32_[from], per_layer, &out.k_f32_[to]);
-      std::copy_n(&v_f32_[from], per_layer, &out.v_f32_[to]);
+    for (int64_t h = 0; h < cfg_.n_head_kv; ++h) {
+      const size_t from = KvOffset(l, seq, h, begin), to = (l * cfg_.n_head_kv + h) * per_head;
+      if (f16) {
+        std::copy_n(&k_f16_[from], per_head, &out.k_f16_[to]);
+        std::copy_n(&v_f16_[from], per_head, &out.v_f16_[to]);
+      } else {
+        std::copy_n(&k_f32_[from], per_head, &out.k_f32_[to]);
+        std::copy_n(&v_f32_[from], per_head, &out.v_f32_[to]);
+      }
     }
   }
   out.model_ = &model_;
@@ -185,16 +188,18 @@ absl::Status DecoderContext::RestoreKv(const KvRows& rows, int64_t end, int seq)
                                                    seq, " of length ", seq_len_[seq]));
   }
   const bool f16 = options_.kv_type == KvCacheType::kF16;
-  const size_t per_layer = static_cast<size_t>(rows.end_ - rows.begin_) * kv_dim_;
-  const size_t n = static_cast<size_t>(end - rows.begin_) * kv_dim_;
+  const size_t per_head = static_cast<size_t>(rows.end_ - rows.begin_) * cfg_.head_dim;
+  const size_t n = static_cast<size_t>(end - rows.begin_) * cfg_.head_dim;
   for (int l = 0; l < cfg_.n_layer; ++l) {
-    const size_t from = l * per_layer, to = KvOffset(l, seq, rows.begin_);
-    if (f16) {
-      std::copy_n(&rows.k_f16_[from], n, &k_f16_[to]);
-      std::copy_n(&rows.v_f16_[from], n, &v_f16_[to]);
-    } else {
-      std::copy_n(&rows.k_f32_[from], n, &k_f32_[to]);
-      std::copy_n(&rows.v_f32_[from], n, &v_f32_[to]);
+    for (int64_t h = 0; h < cfg_.n_head_kv; ++h) {
+      const size_t from = (l * cfg_.n_head_kv + h) * per_head, to = KvOffset(l, seq, h, rows.begin_);
+      if (f16) {
+        std::copy_n(&rows.k_f16_[from], n, &k_f16_[to]);
+        std::copy_n(&rows.v_f16_[from], n, &v_f16_[to]);
+      } else {
+        std::copy_n(&rows.k_f32_[from], n, &k_f32_[to]);
+        std::copy_n(&rows.v_f32_[from], n, &v_f32_[to]);
+      }
     }
   }
   seq_len_[seq] = end;
@@ -259,8 +264,9 @@ uint64_t DecoderContext::prefix_cache_bytes() const {
   return bytes;
 }
 
-size_t DecoderContext::KvOffset(int layer, int seq, int64_t pos) const {
-  return ((static_cast<size_t>(layer) * options_.n_seq + seq) * options_.n_ctx + pos) * kv_dim_;
+size_t DecoderContext::KvOffset(int layer, int seq, int64_t head, int64_t pos) const {
+  const size_t head_rows = (static_cast<size_t>(layer) * options_.n_seq + seq) * cfg_.n_head_kv + head;
+  return (head_rows * options_.n_ctx + pos) * cfg_.head_dim;
 }
 
 absl::Status DecoderContext::Project(const WeightView& w, const float* x, int64_t n, float* y) {
@@ -392,16 +398,21 @@ absl::Status DecoderContext::Layer(int l, int64_t n) {
 }
 
 void DecoderContext::StoreKv(int l, int64_t n) {
+  const int64_t hd = cfg_.head_dim;
   for (int64_t r = 0; r < n; ++r) {
-    const size_t at = KvOffset(l, row_seq_[r], row_pos_[r]);
-    if (options_.kv_type == KvCacheType::kF16) {
-      for (int64_t i = 0; i < kv_dim_; ++i) {
-        k_f16_[at + i] = F32ToF16(k_[r * kv_dim_ + i]);
-        v_f16_[at + i] = F32ToF16(v_[r * kv_dim_ + i]);
+    for (int64_t h = 0; h < cfg_.n_head_kv; ++h) {
+      const size_t at = KvOffset(l, row_seq_[r], h, row_pos_[r]);
+      const float* k = &k_[r * kv_dim_ + h * hd];
+      const float* v = &v_[r * kv_dim_ + h * hd];
+      if (options_.kv_type == KvCacheType::kF16) {
+        for (int64_t i = 0; i < hd; ++i) {
+          k_f16_[at + i] = F32ToF16(k[i]);
+          v_f16_[at + i] = F32ToF16(v[i]);
+        }
+      } else {
+        std::copy_n(k, hd, &k_f32_[at]);
+        std::copy_n(v, hd, &v_f32_[at]);
       }
-    } else {
-      std::copy_n(&k_[r * kv_dim_], kv_dim_, &k_f32_[at]);
-      std::copy_n(&v_[r * kv_dim_], kv_dim_, &v_f32_[at]);
     }
   }
 }
@@ -425,7 +436,7 @@ absl::Status DecoderContext::Attention(int l, int64_t n) {
   auto task = [&](int64_t t, int thread) {
     const int64_t b = blocks - 1 - t / cfg_.n_head_kv, g = t % cfg_.n_head_kv;
     const int64_t r = starts[b];
-    const size_t base = KvOffset(l, row_seq_[r], 0) + g * hd;
+    const size_t base = KvOffset(l, row_seq_[r], g, 0);
     attention::Args a;
     a.q = &q_[r * q_dim_ + g * group * hd];
     a.q_stride = q_dim_;
@@ -435,7 +446,7 @@ absl::Status DecoderContext::Attention(int l, int64_t n) {
     a.k = f16 ? static_cast<const void*>(&k_f16_[base]) : &k_f32_[base];
     a.v = f16 ? static_cast<const void*>(&v_f16_[base]) : &v_f32_[base];
     a.f16 = f16;
-    a.stride = kv_dim_;
+    a.stride = hd;
     a.len = row_pos_[r] + 1;  // causal: row i sees positions 0..pos + i of its sequence
     a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     a.scratch = &attention_scratch_[static_cast<size_t>(thread) * attention_scratch_floats_];

@@ -146,8 +146,10 @@ class DecoderContext {
   absl::Status Output(std::span<const BatchToken> batch);
   // y = x W^T for n rows (matrix-vector for one row).
   absl::Status Project(const WeightView& w, const float* x, int64_t n, float* y);
-  // Cache row of (layer, seq, position): kv_dim values of K (or V).
-  size_t KvOffset(int layer, int seq, int64_t pos) const;
+  // The cache is head-major, [layer][seq][KV head][position][head_dim], so
+  // attention reads one head's keys and values as contiguous runs. Offset of
+  // (layer, seq, head, position)'s head_dim values of K (or V).
+  size_t KvOffset(int layer, int seq, int64_t head, int64_t pos) const;
 
   const DecoderModel& model_;
   const DecoderConfig& cfg_;
