@@ -1,9 +1,10 @@
 // Decode steps over S sequences at once, as the batch scheduler runs them:
 // each sequence first holds a prompt of P tokens, then every step feeds one
 // token per sequence. Reports ms per step and tokens/s summed over the
-// sequences for each S, and the gain over S = 1 measured in the same run.
-// The levels run in R interleaved rounds and each reports its median round,
-// so a burst of other work on the machine moves one round, not the ratio.
+// sequences for each S, and the gain over the first level (S = 1) measured in
+// the same run. The levels run in R interleaved rounds: steps per level are
+// the median round, the gain the median of the rounds' own ratios, so a
+// burst of other work on the machine moves one round, not the result.
 //
 //   bench_batch_decode MODEL [--threads T] [--prompt P] [--steps N] [--seqs 1,2,4,8] [--rounds R]
 #include <algorithm>
@@ -90,16 +91,20 @@ int main(int argc, char** argv) {
   }
   std::printf("{\"model\": \"%s\", \"threads\": %d, \"prompt\": %d, \"steps\": %d, \"rounds\": %d, \"levels\": [",
               path.c_str(), threads, prompt, steps, rounds);
-  double base_tps = 0;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
   for (size_t li = 0; li < seqs.size(); ++li) {
-    std::vector<double>& t = seconds[li];
-    std::sort(t.begin(), t.end());
-    const double median = t[t.size() / 2];
     const int s = seqs[li];
-    const double tps = s * steps / median;
-    if (li == 0) base_tps = tps / s;  // per-sequence rate of the first level
+    // The gain pairs each round's level with that round's first level (run
+    // just before it), so a slow minute of the host moves both; its median
+    // over rounds is reported.
+    std::vector<double> gains;
+    for (int r = 0; r < rounds; ++r) gains.push_back(s * seconds[0][r] / (seqs[0] * seconds[li][r]));
+    const double step_seconds = median(seconds[li]) / steps;
     std::printf("%s{\"seqs\": %d, \"ms_per_step\": %.2f, \"tokens_per_s\": %.1f, \"gain_over_one\": %.2f}",
-                li ? ", " : "", s, median * 1e3 / steps, tps, tps / base_tps);
+                li ? ", " : "", s, step_seconds * 1e3, s / step_seconds, median(gains));
   }
   std::printf("]}\n");
   return 0;

@@ -143,6 +143,8 @@ class DecoderContext {
   absl::Status Layer(int layer, int64_t n);
   absl::Status Attention(int layer, int64_t n);
   void StoreKv(int layer, int64_t n);
+  // gate[i] = silu(gate[i]) * up[i] for i < n, split over the pool.
+  void SiluMul(float* gate, const float* up, int64_t n);
   absl::Status Output(std::span<const BatchToken> batch);
   // y = x W^T for n rows (matrix-vector for one row).
   absl::Status Project(const WeightView& w, const float* x, int64_t n, float* y);
