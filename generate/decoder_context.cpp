@@ -14,10 +14,17 @@ namespace {
 
 // out[i] = x[i] * w[i] / sqrt(mean(x^2) + eps) over one row of n values.
 void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  // Four partial sums: one chain of dependent double adds waited ~4 cycles
+  // per value, on the calling thread while the pool's workers idled.
+  double part[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int k = 0; k < 4; ++k) part[k] += static_cast<double>(x[i + k]) * x[i + k];
+  }
+  for (; i < n; ++i) part[0] += static_cast<double>(x[i]) * x[i];
+  const double ss = (part[0] + part[1]) + (part[2] + part[3]);
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+  for (i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
 }
 
 // Rotates the first n_rot dimensions of one head by the angles in cs
