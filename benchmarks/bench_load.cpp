@@ -9,7 +9,8 @@
 // c client threads, each sending its next question as soon as the previous
 // answer arrives. Reported per level: latency p50/p95/p99, requests/s, decode
 // throughput summed over the concurrent generations (each response's answer
-// tokens over its decode time, times the generations in flight), answer
+// tokens over its decode time, times the generations in flight; and the same
+// over only the decode steps it rode in, the batching gain proper), answer
 // tokens per wall-clock second, time to first token (--stream: the first
 // delta; always: the server's embed + retrieve + queue + prefill) and the
 // gain of each over the first level (usually c = 1).
@@ -63,6 +64,7 @@ struct Sample {
   double server_ttft_ms = 0;   // embed + retrieve + queue + prefill, from the response
   int answer_tokens = 0;
   double decode_ms = 0;
+  double decode_step_ms = 0;
 };
 
 struct Options {
@@ -109,6 +111,7 @@ Sample AskOnce(const ServerConnection& conn, v1::RagService::Stub& stub, const v
   s.server_ttft_ms = t.embed_ms() + t.retrieve_ms() + t.queue_ms() + t.prefill_ms();
   s.answer_tokens = response.tokens().answer_tokens();
   s.decode_ms = t.decode_ms();
+  s.decode_step_ms = t.decode_step_ms();
   return s;
 }
 
@@ -144,7 +147,7 @@ nlohmann::json RunLevel(const ServerConnection& conn, const Options& opt, const 
   std::vector<double> latency, first_delta, server_ttft;
   std::map<std::string, int> errors;
   int64_t tokens = 0;
-  double decode_seconds = 0;
+  double decode_seconds = 0, decode_step_seconds = 0;
   int ok = 0;
   for (const Sample& s : samples) {
     if (!s.ok) {
@@ -157,10 +160,16 @@ nlohmann::json RunLevel(const ServerConnection& conn, const Options& opt, const 
     if (s.first_delta_ms >= 0) first_delta.push_back(s.first_delta_ms);
     tokens += s.answer_tokens;
     decode_seconds += s.decode_ms / 1000.0;
+    decode_step_seconds += s.decode_step_ms / 1000.0;
   }
   // Tokens per second of one generation, averaged over all decoding time,
   // times the generations decoding at once.
   const double per_stream_tps = decode_seconds > 0 ? static_cast<double>(tokens) / decode_seconds : 0;
+  // The same over only the decode steps each answer rode in (the server's
+  // decode_step_ms): the batched steps' own rate, without the pauses for
+  // other requests' prefill that decode_ms includes.
+  const double per_stream_step_tps =
+      decode_step_seconds > 0 ? static_cast<double>(tokens) / decode_step_seconds : 0;
   const int in_flight = std::min(clients, opt.requests);
   nlohmann::json level = {
       {"clients", clients},
@@ -174,6 +183,7 @@ nlohmann::json RunLevel(const ServerConnection& conn, const Options& opt, const 
       {"answer_tokens", tokens},
       {"decode_tps_per_stream", per_stream_tps},
       {"decode_tps_summed", per_stream_tps * in_flight},
+      {"decode_step_tps_summed", per_stream_step_tps * in_flight},
       {"answer_tokens_per_wall_s", seconds > 0 ? static_cast<double>(tokens) / seconds : 0},
       {"server_ttft_ms_p50", Quantile(server_ttft, 0.50)},
   };
@@ -241,6 +251,7 @@ int Run(const Options& opt) {
       return b > 0 ? r[key].get<double>() / b : 0.0;
     };
     gains[std::to_string(r["clients"].get<int>())] = {{"decode_tps_summed", ratio("decode_tps_summed")},
+                                                      {"decode_step_tps_summed", ratio("decode_step_tps_summed")},
                                                       {"answer_tokens_per_wall_s", ratio("answer_tokens_per_wall_s")},
                                                       {"requests_per_s", ratio("requests_per_s")}};
   }

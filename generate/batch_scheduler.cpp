@@ -24,6 +24,7 @@ struct BatchScheduler::Slot {
   uint64_t admitted = 0;                     // admission order: the oldest prefill goes first
   bool wants_forward = false;                // its last sampled token needs a forward pass
   std::chrono::steady_clock::time_point prefill_start, decode_start;
+  double step_seconds = 0;  // forward passes that advanced this request
 };
 
 BatchScheduler::BatchScheduler(DecoderContext& ctx) : ctx_(ctx) {}
@@ -74,6 +75,7 @@ bool BatchScheduler::Admit(Slot& slot) {
   }
   slot.run.emplace(ctx_.model().tokenizer(), slot.seq, r.prompt, r.options);
   slot.prefill_start = std::chrono::steady_clock::now();
+  slot.step_seconds = 0;
   // Clears the slot's sequence and fills it with the shared prefix (copied
   // from the context's prefix cache, or computed and cached there).
   absl::StatusOr<PrefixFill> fill =
@@ -123,6 +125,7 @@ void BatchScheduler::Loop() {
   auto finish = [](Slot& slot) {
     slot.run->result().decode_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - slot.decode_start).count();
+    slot.run->result().decode_step_seconds = slot.step_seconds;
     slot.request->promise.set_value(std::move(slot.run->result()));
     slot.run.reset();
     slot.request.reset();
@@ -172,10 +175,13 @@ void BatchScheduler::Loop() {
       }
     }
     if (batch.empty()) continue;
+    const auto step_start = std::chrono::steady_clock::now();
     if (absl::Status s = ctx_.Decode(batch); !s.ok()) {
       for (Slot* slot : owners) Fail(*slot, s);
       continue;
     }
+    const double step = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    for (Slot* slot : owners) slot->step_seconds += step;
     for (size_t k = 0; k < owners.size(); ++k) {
       Slot& slot = *owners[k];
       slot.wants_forward = slot.run->Step(ctx_.logits(static_cast<int64_t>(k)), ctx_.sequence_length(slot.seq),

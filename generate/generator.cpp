@@ -182,6 +182,7 @@ absl::StatusOr<std::vector<GenerateResult>> RunRequests(DecoderContext& ctx, std
   results.reserve(n_req);
   for (SequenceRun& run : runs) {
     run.result().decode_seconds = decode_seconds;
+    run.result().decode_step_seconds = decode_seconds;  // nothing else shares the context
     results.push_back(std::move(run.result()));
   }
   return results;

@@ -59,6 +59,9 @@ struct GenerateResult {
   int64_t cached_prompt_tokens = 0;  // prompt positions copied from the prefix cache, not computed
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  // Of decode_seconds, the forward passes that advanced this sequence; the
+  // rest it waited while the batch scheduler prefilled other requests.
+  double decode_step_seconds = 0;
 };
 
 // Clears sequence `seq` of `ctx`, feeds `prompt` (in chunks of at most the

@@ -87,6 +87,7 @@ Generation FromResult(GenerateResult&& r, bool timed_out) {
   g.prompt_tokens = r.prompt_tokens;
   g.prefill_seconds = r.prefill_seconds;
   g.decode_seconds = r.decode_seconds;
+  g.decode_step_seconds = r.decode_step_seconds;
   return g;
 }
 
@@ -370,6 +371,7 @@ absl::StatusOr<Answer> Answerer::Ask(const AnswerRequest& request) const {
   a.stop = g->stop;
   a.timings.prefill = g->prefill_seconds;
   a.timings.decode = g->decode_seconds;
+  a.timings.decode_steps = g->decode_step_seconds;
   a.tokens.answer = static_cast<int64_t>(g->logprobs.size());
   a.answer = std::move(g->text);
   if (g->timed_out) {

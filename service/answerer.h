@@ -105,6 +105,7 @@ struct Generation {
   int64_t prompt_tokens = 0;
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  double decode_step_seconds = 0;  // of decode_seconds, the forward passes that advanced it
 };
 // Generates for one call; errors are generation failures (the answerer
 // escalates them). Called from the thread that calls Ask.
@@ -170,6 +171,9 @@ std::string_view EscalationReasonName(EscalationReason reason);
 
 struct AnswerTimings {  // seconds
   double embed = 0, retrieve = 0, prompt = 0, prefill = 0, decode = 0, total = 0;
+  // Of decode, the decode steps that advanced this answer (the rest it waited
+  // while other requests' prompts were prefilled).
+  double decode_steps = 0;
 };
 
 struct AnswerTokenCounts {

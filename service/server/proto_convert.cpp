@@ -133,6 +133,7 @@ void AskResponseFromOutcome(const AskOutcome& outcome, const ModelId& encoder, c
   t->set_retrieve_ms(a.timings.retrieve * 1e3);
   t->set_prefill_ms(a.timings.prefill * 1e3);
   t->set_decode_ms(a.timings.decode * 1e3);
+  t->set_decode_step_ms(a.timings.decode_steps * 1e3);
   t->set_total_ms((a.timings.total + outcome.queue_seconds) * 1e3);
   t->set_queue_ms(outcome.queue_seconds * 1e3);
   out.mutable_tokens()->set_prompt_tokens(static_cast<int32_t>(a.tokens.prompt));

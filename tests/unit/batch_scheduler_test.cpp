@@ -130,6 +130,10 @@ TEST_F(BatchSchedulerTest, ALongPromptDoesNotStallTheOthersDecoding) {
   EXPECT_EQ(second_result->text, alone[1].text);
   // Ten prompt chunks, each followed by a decode step of the first request.
   EXPECT_GE(first_pieces_at_second_token.load() - before, 8);
+  // The first request's decoding time includes the second's prefill chunks;
+  // its decode-step time does not.
+  EXPECT_GT(first_result->decode_step_seconds, 0);
+  EXPECT_LT(first_result->decode_step_seconds, first_result->decode_seconds);
 }
 
 TEST_F(BatchSchedulerTest, StoppingCancelsWhatIsLeft) {
