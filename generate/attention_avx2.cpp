@@ -96,14 +96,10 @@ void ScoreQueries(const float* const* q, int64_t hd, const float* kt, int64_t bl
     }
   }
   if constexpr (NB > 1) {
-    if (b < blocks) {
-      float* const* rest = scores;
-      const float* const* qs = q;
-      // The last odd block: one more pass on its own (same arithmetic).
-      const float* kb = kt + b * hd * 8;
+    if (b < blocks) {  // the last odd block, on its own (same arithmetic)
       float* tail[NQ];
-      for (int u = 0; u < NQ; ++u) tail[u] = rest[u] + 8 * b;
-      ScoreQueries<NQ, 1>(qs, hd, kb, 1, scale, tail);
+      for (int u = 0; u < NQ; ++u) tail[u] = scores[u] + 8 * b;
+      ScoreQueries<NQ, 1>(q, hd, kt + b * hd * 8, 1, scale, tail);
     }
   }
 }
