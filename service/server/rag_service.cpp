@@ -129,9 +129,14 @@ absl::StatusOr<AskOutcome> RunAsk(const ServiceContext& s, PreparedAsk& p) {
 
 // gRPC cancels a call both when the client goes away and when its deadline
 // passes. Only the first stops the work at once; an expired deadline is the
-// answerer's to handle (the draft is kept and escalated as timed out).
+// answerer's to handle (the draft is kept and escalated as timed out). The
+// server's deadline is the client's timeout counted from when the server
+// read the call, so it lags the client's own by the transit and by any wait
+// for a busy server; a client whose deadline expired cancels within that lag
+// before it. A cancel that close to the deadline is taken for the deadline.
+constexpr auto kDeadlineLag = std::chrono::milliseconds(250);
 void Cancelled(const PreparedAsk& p, std::atomic<bool>& cancel) {
-  const bool deadline_passed = p.request.deadline && Clock::now() >= *p.request.deadline - std::chrono::milliseconds(20);
+  const bool deadline_passed = p.request.deadline && Clock::now() >= *p.request.deadline - kDeadlineLag;
   if (!deadline_passed) cancel.store(true);
 }
 
