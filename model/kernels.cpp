@@ -58,6 +58,9 @@ bool IsFloatType(GgmlType t) {
 
 bool UsesSuperBlocks(GgmlType t) { return Traits(t).block_elems == kQK_K; }
 
+// Rows of `cols` values of `type` can be stored in the quad layout.
+bool FitsQuadLayout(GgmlType type, int64_t cols) { return HasQuadLayout(type) && cols % (4 * kQK) == 0; }
+
 CpuLevel CapLevel(const KernelOptions& o) {
   const CpuLevel active = ActiveCpuLevel();
   return o.max_level && *o.max_level < active ? *o.max_level : active;
@@ -195,7 +198,7 @@ absl::Status CheckWeights(const WeightView& w) {
     return absl::InvalidArgumentError(absl::StrCat("weights: row stride ", w.row_stride,
                                                    " is below the row size ", row_bytes));
   }
-  if (w.layout == WeightLayout::kQuads && (!HasQuadLayout(w.type) || w.cols % (4 * kQK) != 0)) {
+  if (w.layout == WeightLayout::kQuads && !FitsQuadLayout(w.type, w.cols)) {
     return absl::InvalidArgumentError(absl::StrCat("weights: no quad layout for ", std::string(traits->name),
                                                    " rows of ", w.cols, " values"));
   }
@@ -203,7 +206,7 @@ absl::Status CheckWeights(const WeightView& w) {
 }
 
 bool PrefersQuadLayout(const WeightView& w) {
-  if (w.layout != WeightLayout::kGgml || !HasQuadLayout(w.type) || w.cols % (4 * kQK) != 0) return false;
+  if (w.layout != WeightLayout::kGgml || !FitsQuadLayout(w.type, w.cols)) return false;
   const RowKernel k = FindKernel(w.type, WeightLayout::kQuads, ActivationMode::kQ8, ActiveCpuLevel(), nullptr);
   return k.fn != nullptr && !k.converts;
 }

@@ -24,7 +24,6 @@
 #define TINYRAG_VNNI 1
 #define TINYRAG_AVX512 1
 
-
 namespace tinyrag::kernels {
 namespace {
 #include "model/kernels_quant_blocks.inc"
@@ -293,83 +292,58 @@ __attribute__((always_inline)) inline void LayoutImpl(const void* w, const void*
   ReduceRows<NA>(sum, out);
 }
 
-template <class L, int NA>
-void LayoutRowsImpl(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, float* y,
-                    int64_t y_stride) {
+// The entry points of one row dot: K::Dot<NA> is QuadImpl (GGML blocks) or
+// LayoutImpl (the quad layout).
+template <class T>
+struct GgmlQuads {
+  template <int NA>
+  __attribute__((always_inline)) static void Dot(const void* w, const void* const* acts, int64_t cols, float* out) {
+    QuadImpl<T, NA>(w, acts, cols, out);
+  }
+};
+template <class L>
+struct LayoutQuads {
+  template <int NA>
+  __attribute__((always_inline)) static void Dot(const void* w, const void* const* acts, int64_t cols, float* out) {
+    LayoutImpl<L, NA>(w, acts, cols, out);
+  }
+};
+
+template <class K, int NA>
+void RowsImpl(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, float* y, int64_t y_stride) {
   const uint8_t* base = static_cast<const uint8_t*>(w.data);
   float out[NA];
   for (int64_t r = r0; r < r1; ++r) {
-    LayoutImpl<L, NA>(base + r * w.row_stride, acts, w.cols, out);
+    K::template Dot<NA>(base + r * w.row_stride, acts, w.cols, out);
     for (int a = 0; a < NA; ++a) y[a * y_stride + r] = out[a];
   }
 }
 
-template <class L>
-void LayoutRows(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, int na, float* y,
-                int64_t y_stride) {
+template <class K>
+void Rows(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, int na, float* y, int64_t y_stride) {
   switch (na) {
     case 1:
-      return LayoutRowsImpl<L, 1>(w, r0, r1, acts, y, y_stride);
+      return RowsImpl<K, 1>(w, r0, r1, acts, y, y_stride);
     case 2:
-      return LayoutRowsImpl<L, 2>(w, r0, r1, acts, y, y_stride);
+      return RowsImpl<K, 2>(w, r0, r1, acts, y, y_stride);
     case 3:
-      return LayoutRowsImpl<L, 3>(w, r0, r1, acts, y, y_stride);
+      return RowsImpl<K, 3>(w, r0, r1, acts, y, y_stride);
     default:
-      return LayoutRowsImpl<L, 4>(w, r0, r1, acts, y, y_stride);
+      return RowsImpl<K, 4>(w, r0, r1, acts, y, y_stride);
   }
 }
 
-template <class L>
-void Layout(const void* w, const void* const* acts, int na, int64_t cols, float* out) {
+template <class K>
+void Row(const void* w, const void* const* acts, int na, int64_t cols, float* out) {
   switch (na) {
     case 1:
-      return LayoutImpl<L, 1>(w, acts, cols, out);
+      return K::template Dot<1>(w, acts, cols, out);
     case 2:
-      return LayoutImpl<L, 2>(w, acts, cols, out);
+      return K::template Dot<2>(w, acts, cols, out);
     case 3:
-      return LayoutImpl<L, 3>(w, acts, cols, out);
+      return K::template Dot<3>(w, acts, cols, out);
     default:
-      return LayoutImpl<L, 4>(w, acts, cols, out);
-  }
-}
-
-template <class T, int NA>
-void QuadRowsImpl(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, float* y,
-                  int64_t y_stride) {
-  const uint8_t* base = static_cast<const uint8_t*>(w.data);
-  float out[NA];
-  for (int64_t r = r0; r < r1; ++r) {
-    QuadImpl<T, NA>(base + r * w.row_stride, acts, w.cols, out);
-    for (int a = 0; a < NA; ++a) y[a * y_stride + r] = out[a];
-  }
-}
-
-template <class T>
-void QuadRows(const WeightView& w, int64_t r0, int64_t r1, const void* const* acts, int na, float* y,
-              int64_t y_stride) {
-  switch (na) {
-    case 1:
-      return QuadRowsImpl<T, 1>(w, r0, r1, acts, y, y_stride);
-    case 2:
-      return QuadRowsImpl<T, 2>(w, r0, r1, acts, y, y_stride);
-    case 3:
-      return QuadRowsImpl<T, 3>(w, r0, r1, acts, y, y_stride);
-    default:
-      return QuadRowsImpl<T, 4>(w, r0, r1, acts, y, y_stride);
-  }
-}
-
-template <class T>
-void Quad(const void* w, const void* const* acts, int na, int64_t cols, float* out) {
-  switch (na) {
-    case 1:
-      return QuadImpl<T, 1>(w, acts, cols, out);
-    case 2:
-      return QuadImpl<T, 2>(w, acts, cols, out);
-    case 3:
-      return QuadImpl<T, 3>(w, acts, cols, out);
-    default:
-      return QuadImpl<T, 4>(w, acts, cols, out);
+      return K::template Dot<4>(w, acts, cols, out);
   }
 }
 
@@ -382,20 +356,20 @@ void FillAvx512QuadKernels(KernelTable& t) {
     k.q8_rows = rows;
     k.q8_quads = true;
   };
-  set(GgmlType::kQ4_0, &Quad<Quad4_0>, &QuadRows<Quad4_0>);
-  set(GgmlType::kQ4_1, &Quad<Quad4_1>, &QuadRows<Quad4_1>);
-  set(GgmlType::kQ5_0, &Quad<Quad5_0>, &QuadRows<Quad5_0>);
-  set(GgmlType::kQ5_1, &Quad<Quad5_1>, &QuadRows<Quad5_1>);
-  set(GgmlType::kQ8_0, &Quad<Quad8_0>, &QuadRows<Quad8_0>);
-  set(GgmlType::kIQ4_NL, &Quad<QuadIQ4_NL>, &QuadRows<QuadIQ4_NL>);
+  set(GgmlType::kQ4_0, &Row<GgmlQuads<Quad4_0>>, &Rows<GgmlQuads<Quad4_0>>);
+  set(GgmlType::kQ4_1, &Row<GgmlQuads<Quad4_1>>, &Rows<GgmlQuads<Quad4_1>>);
+  set(GgmlType::kQ5_0, &Row<GgmlQuads<Quad5_0>>, &Rows<GgmlQuads<Quad5_0>>);
+  set(GgmlType::kQ5_1, &Row<GgmlQuads<Quad5_1>>, &Rows<GgmlQuads<Quad5_1>>);
+  set(GgmlType::kQ8_0, &Row<GgmlQuads<Quad8_0>>, &Rows<GgmlQuads<Quad8_0>>);
+  set(GgmlType::kIQ4_NL, &Row<GgmlQuads<QuadIQ4_NL>>, &Rows<GgmlQuads<QuadIQ4_NL>>);
   auto set_layout = [&](GgmlType type, RowDotFn fn, RowsDotFn rows) {
     TypeKernels& k = t[static_cast<int>(type)];
     k.quad_layout = fn;
     k.quad_layout_rows = rows;
   };
-  set_layout(GgmlType::kQ4_0, &Layout<Layout4_0>, &LayoutRows<Layout4_0>);
-  set_layout(GgmlType::kQ5_0, &Layout<Layout5_0>, &LayoutRows<Layout5_0>);
-  set_layout(GgmlType::kQ8_0, &Layout<Layout8_0>, &LayoutRows<Layout8_0>);
+  set_layout(GgmlType::kQ4_0, &Row<LayoutQuads<Layout4_0>>, &Rows<LayoutQuads<Layout4_0>>);
+  set_layout(GgmlType::kQ5_0, &Row<LayoutQuads<Layout5_0>>, &Rows<LayoutQuads<Layout5_0>>);
+  set_layout(GgmlType::kQ8_0, &Row<LayoutQuads<Layout8_0>>, &Rows<LayoutQuads<Layout8_0>>);
 }
 
 }  // namespace tinyrag::kernels

@@ -1,40 +1,26 @@
 #include "model/quad_layout.h"
 
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "model/half.h"
 #include "model/kernels.h"
-#include "model/kernels_internal.h"
 #include "model/quantize.h"
+#include "tests/unit/random_weights.h"
 
 namespace tinyrag {
 namespace {
 
 constexpr GgmlType kQuadTypes[] = {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0};
 
-// Random blocks (every bit pattern is valid) with modest finite scales.
-std::vector<uint8_t> RandomRows(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> data(rows * RowBytes(t, cols));
-  for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  const int64_t block_bytes = Traits(t).block_bytes;
-  for (size_t off = 0; off < data.size(); off += block_bytes) {
-    const uint16_t d = F32ToF16(unit(rng) * 0.01f);
-    std::memcpy(data.data() + off, &d, 2);
-  }
-  return data;
-}
+using testing_data::RandomActivations;
 
-std::vector<float> RandomActivations(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(n);
-  for (float& v : x) v = normal(rng);
-  return x;
+// Dense random rows (RandomWeights without its trailing guard byte).
+std::vector<uint8_t> RandomRows(GgmlType t, int64_t rows, int64_t cols, uint32_t seed) {
+  std::vector<uint8_t> data = testing_data::RandomWeights(t, rows, cols, RowBytes(t, cols), seed);
+  data.resize(rows * RowBytes(t, cols));
+  return data;
 }
 
 // Value x of block j of a quad in the layout, read as the header describes
