@@ -54,6 +54,9 @@ struct PreparedAsk {
   std::string request_id;
   Clock::time_point admitted;
   bool extractive_fallback = false;  // see SubmitAsk
+  // request.deadline is the client's own (earlier than the server's default
+  // timeout): the client stops waiting there.
+  bool client_deadline = false;
 };
 
 // Parsing, authentication, access and validation for Ask and AskStream (no I/O).
@@ -88,7 +91,9 @@ absl::StatusOr<PreparedAsk> PrepareAsk(const ServiceContext& s, const grpc::Call
   if (in.has_confidence_threshold()) r.confidence_threshold = in.confidence_threshold();
   if (in.answer_mode() == v1::ANSWER_MODE_GENERATIVE) r.mode = AnswerMode::kGenerative;
   if (in.answer_mode() == v1::ANSWER_MODE_EXTRACTIVE) r.mode = AnswerMode::kExtractive;
-  r.deadline = CallDeadline(ctx, std::chrono::milliseconds(config.generation.default_timeout_ms));
+  const std::chrono::milliseconds default_timeout(config.generation.default_timeout_ms);
+  r.deadline = CallDeadline(ctx, default_timeout);
+  p.client_deadline = *r.deadline < Clock::now() + default_timeout;
   if (absl::Status v = s.engine->Validate(r); !v.ok()) return v;
   return p;
 }
@@ -124,6 +129,14 @@ absl::StatusOr<AskOutcome> RunAsk(const ServiceContext& s, PreparedAsk& p) {
   outcome->queue_seconds = queued;
   outcome->extractive_fallback = p.extractive_fallback;
   if (s.hooks.on_answer) s.hooks.on_answer(*outcome);
+  // Cut by the client's own deadline: the client has stopped waiting, so the
+  // call ends as gRPC would end it, whichever side notices first (the draft is
+  // kept and escalated above). Cut by the server's default timeout, the
+  // escalated draft is the answer.
+  if (p.client_deadline && outcome->answer.reason == EscalationReason::kGenerationTimedOut) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the deadline passed during generation; the draft was escalated (request ", p.request_id, ")"));
+  }
   return outcome;
 }
 
